@@ -1,0 +1,5 @@
+import sys
+
+from mssante_conformance.cli import main
+
+sys.exit(main())

@@ -1,8 +1,260 @@
-"""pytest plugin of the harness (options, fixtures, `check` marker, outcome collection).
+"""pytest plugin of the harness: options, the `check` marker, fixtures, outcome collection.
 
-Placeholder until the API LPS issue lands: registers the marker only.
+Theory of operation
+-------------------
+* Options come from :mod:`mssante_conformance.settings` (one table for pytest and the
+  ``run`` command). They are validated once, at configure time: a bad flag is a usage error.
+* A conformance test carries ``@pytest.mark.check("LPS-IMAP-06")`` and nothing else about
+  the check: title, severity and requirements come from the catalog. Collection fails for an
+  id missing from the catalog, for an id used twice, and for a catalog check of a collected
+  family that has no test.
+* Before a check runs, the catalog's ``needs`` are compared with the target (BAL, IDNAT,
+  endpoints…): a missing parameter makes the check ``not_applicable`` without touching the
+  operator.
+* Outcomes are read from pytest's own reports (:func:`pytest_runtest_makereport`):
+  an assertion failure is a non-conformity (``failed``), a :class:`NotApplicable` skip is
+  ``not_applicable``, any other exception is ``error`` — the check could not be carried out
+  and is never counted as passed or failed.
+* At the end of the session the results go to :mod:`mssante_conformance.report`, which writes
+  ``report.json`` and ``report.html`` in ``--report-dir``.
 """
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from mssante_conformance.catalog import load_catalog
+from mssante_conformance.conformance import (
+    Evidence,
+    NotApplicable,
+    SecretRegistry,
+    classify_exception,
+    missing_needs,
+)
+from mssante_conformance.outcomes import CheckResult, Outcome
+from mssante_conformance.settings import (
+    SettingsError,
+    build_settings,
+    flag_values_from,
+    register_pytest,
+    to_argv,
+)
+
+SETTINGS = pytest.StashKey()
+RESULTS = pytest.StashKey()
+SECRETS = pytest.StashKey()
+STARTED = pytest.StashKey()
+REPORT_PATHS = pytest.StashKey()
+VERDICT = pytest.StashKey()
+CHECK_ID = pytest.StashKey()
+EVIDENCE = pytest.StashKey()
+T0 = pytest.StashKey()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("mssante-conformance", "Conformité MSSanté (Ref#1 v1.5)")
+    register_pytest(group)
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "check(id): the catalog check this test evidences")
+    try:
+        settings = build_settings(flag_values_from(config.option))
+    except SettingsError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SETTINGS] = settings
+    config.stash[RESULTS] = {}
+    config.stash[SECRETS] = SecretRegistry()
+    config.stash[STARTED] = datetime.now(timezone.utc)
+
+
+# ------------------------------------------------------------------------------ collection
+def _check_id(item) -> str | None:
+    marker = item.get_closest_marker("check")
+    if marker is None:
+        return None
+    if len(marker.args) != 1 or not isinstance(marker.args[0], str):
+        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.check takes exactly one check id")
+    return marker.args[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items):
+    catalog = load_catalog()
+    tested: dict[str, str] = {}
+    for item in items:
+        check_id = _check_id(item)
+        if check_id is None:
+            continue
+        if check_id not in catalog.checks:
+            raise pytest.UsageError(
+                f"{item.nodeid}: check {check_id!r} is not in catalog {catalog.version}"
+            )
+        if check_id in tested:
+            raise pytest.UsageError(
+                f"check {check_id} has two tests: {tested[check_id]} and {item.nodeid}"
+            )
+        tested[check_id] = item.nodeid
+        item.stash[CHECK_ID] = check_id
+    if not tested:
+        return
+    families = {catalog.checks[c].family for c in tested}
+    untested = sorted(
+        c.id for c in catalog.checks.values() if c.family in families and c.id not in tested
+    )
+    if untested:
+        raise pytest.UsageError(f"catalog checks without a test: {', '.join(untested)}")
+    if config.stash[SETTINGS].profile == "monitoring":
+        keep, drop = [], []
+        for item in items:
+            check_id = item.stash.get(CHECK_ID, None)
+            (drop if check_id and not catalog.checks[check_id].monitoring else keep).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+
+# ------------------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="session")
+def settings(request):
+    """The validated RunSettings of this run."""
+    return request.config.stash[SETTINGS]
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def secrets(request) -> SecretRegistry:
+    """Every token and secret of the run, so transcripts can replace them by fingerprints."""
+    return request.config.stash[SECRETS]
+
+
+@pytest.fixture(scope="session")
+def target(request, settings, secrets):
+    """What the run is aimed at: endpoints, BAL, IDNATs, bouchon; the embedded reference
+    operator (with its own bouchon) when no operator URL is given."""
+    from mssante_conformance.target import open_target
+
+    with open_target(settings, secrets) as resolved:
+        request.config.stash[TARGET_KEY] = resolved
+        yield resolved
+
+
+TARGET_KEY = pytest.StashKey()
+
+
+@pytest.fixture
+def evidence(request, secrets) -> Evidence:
+    """Where a check puts its transcripts and facts; read by the plugin whatever the outcome."""
+    ev = Evidence(secrets)
+    request.node.stash[EVIDENCE] = ev
+    return ev
+
+
+@pytest.fixture(autouse=True)
+def _check_needs(request):
+    """Turns a check whose needed parameters are absent into ``not_applicable``."""
+    check_id = request.node.stash.get(CHECK_ID, None)
+    if check_id is None:
+        return
+    request.node.stash[T0] = time.monotonic()
+    target = request.getfixturevalue("target")
+    missing = missing_needs(load_catalog().check(check_id), target)
+    if missing:
+        raise NotApplicable(missing)
+
+
+# ------------------------------------------------------------------------------ outcomes
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    check_id = item.stash.get(CHECK_ID, None)
+    if check_id is None:
+        return report
+    results = item.config.stash[RESULTS]
+    previous = results.get(check_id)
+    if call.when == "call" or (call.excinfo is not None and previous is None):
+        if call.excinfo is None:
+            outcome, reason = Outcome.PASSED, ""
+        else:
+            outcome, reason = classify_exception(call.excinfo.value, call.when)
+        started = item.stash.get(T0, None)
+        duration = round(time.monotonic() - started, 3) if started else round(call.duration, 3)
+        ev = item.stash.get(EVIDENCE, None)
+        results[check_id] = CheckResult(
+            id=check_id,
+            outcome=outcome,
+            reason=reason,
+            duration_s=duration,
+            evidence=ev.to_dict() if ev is not None else {},
+        )
+    elif call.when == "teardown" and call.excinfo is not None and previous is not None:
+        if previous.outcome is Outcome.PASSED:  # a fault after the check: it did not complete
+            _, reason = classify_exception(call.excinfo.value, "teardown")
+            results[check_id] = CheckResult(
+                check_id, Outcome.ERROR, reason, previous.duration_s, previous.evidence
+            )
+    return report
+
+
+def _command(config) -> list[str]:
+    settings = config.stash[SETTINGS]
+    return ["mssante-conformance", "run", *to_argv(settings)]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    results = config.stash.get(RESULTS, None)
+    if not results:
+        return
+    from mssante_conformance.runreport import write_run_report
+
+    target = config.stash.get(TARGET_KEY, None)
+    paths, verdict = write_run_report(
+        settings=config.stash[SETTINGS],
+        results=list(results.values()),
+        secrets=config.stash[SECRETS],
+        target=target,
+        command=_command(config),
+        invocation=" ".join(shlex.quote(a) for a in [sys.argv[0], *config.invocation_params.args]),
+        started_at=config.stash[STARTED],
+        finished_at=datetime.now(timezone.utc),
+    )
+    config.stash[REPORT_PATHS] = paths
+    config.stash[VERDICT] = verdict
+
+
+VERDICT_LABELS = {
+    "conforme": "CONFORME",
+    "non_conforme_majeure": "NON CONFORME (non-conformité majeure)",
+    "non_conforme_bloquante": "NON CONFORME (non-conformité bloquante)",
+    "incomplet": "INCOMPLET (des contrôles n'ont pas pu être menés)",
+}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    verdict = config.stash.get(VERDICT, None)
+    if verdict is None:
+        return
+    results = config.stash[RESULTS]
+    counts: dict[str, int] = {}
+    for r in results.values():
+        counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1
+    terminalreporter.section("Conformité MSSanté — Ref#1 v1.5")
+    terminalreporter.write_line(
+        "Contrôles : " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    )
+    for r in sorted(results.values(), key=lambda r: r.id):
+        if r.outcome in (Outcome.FAILED, Outcome.ERROR):
+            terminalreporter.write_line(f"  {r.id} {r.outcome.value}: {r.reason}")
+    terminalreporter.write_line(f"Verdict : {VERDICT_LABELS.get(verdict, verdict)}", bold=True)
+    for fmt, path in config.stash[REPORT_PATHS].items():
+        terminalreporter.write_line(f"Rapport {fmt} : {path}")

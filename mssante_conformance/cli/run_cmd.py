@@ -1,0 +1,83 @@
+"""`mssante-conformance run`: the conformance suites, like `pytest --operator-url …` does.
+
+Exit codes: 0 conforme, 1 non conforme, 3 incomplet (or no verdict), 2 usage error.
+Without --operator-url the run targets the embedded reference operator (the demo).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mssante_conformance.settings import OPTIONS, register_argparse
+
+EXIT_BY_VERDICT = {
+    "conforme": 0,
+    "non_conforme_majeure": 1,
+    "non_conforme_bloquante": 1,
+    "incomplet": 3,
+}
+EXIT_USAGE = 2
+EXIT_NO_VERDICT = 3
+
+
+class _VerdictProbe:
+    """A pytest plugin object that reads the verdict the harness plugin computed."""
+
+    verdict: str | None = None
+
+    def pytest_unconfigure(self, config):
+        from mssante_conformance.plugin import VERDICT
+
+        self.verdict = config.stash.get(VERDICT, None)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="lance les suites de conformité (par défaut contre l'opérateur de référence embarqué)",
+        description=__doc__.split("\n\n")[0],
+    )
+    register_argparse(parser)
+    parser.add_argument("-k", dest="pytest_k", metavar="EXPR",
+                        help="ne lancer que les contrôles dont l'identifiant correspond (syntaxe pytest -k)")
+    parser.add_argument("-v", dest="verbose", action="store_true", help="une ligne par contrôle")
+    parser.set_defaults(func=run)
+
+
+def pytest_args(args: argparse.Namespace) -> list[str]:
+    """The pytest command line equivalent to a `run` invocation."""
+    import mssante_conformance.suites as suites
+
+    argv = [str(Path(suites.__file__).parent), "-p", "no:cacheprovider",
+            "--rootdir", str(Path(suites.__file__).parent), "-c", str(Path(suites.__file__).parent / "pytest.ini")]
+    argv.append("-v" if args.verbose else "-q")
+    if args.pytest_k:
+        argv += ["-k", args.pytest_k]
+    for option in OPTIONS:
+        value = getattr(args, f"mssante_{option.dest}", None)
+        if value in (None, False):
+            continue
+        if option.kind == "list":
+            for v in value:
+                argv += [option.flag, v]
+        elif option.kind == "bool":
+            argv.append(option.flag)
+        else:
+            argv += [option.flag, str(value)]
+    return argv
+
+
+def run(args: argparse.Namespace) -> int:
+    import pytest
+
+    probe = _VerdictProbe()
+    code = pytest.main(pytest_args(args), plugins=[probe])
+    if code == pytest.ExitCode.USAGE_ERROR:
+        return EXIT_USAGE
+    if code == pytest.ExitCode.INTERRUPTED and probe.verdict is None:
+        return 130
+    if probe.verdict is None:
+        print("mssante-conformance: aucun verdict : aucun contrôle n'a été mené")
+        return EXIT_NO_VERDICT
+    return EXIT_BY_VERDICT.get(probe.verdict, EXIT_NO_VERDICT)

@@ -1,0 +1,1 @@
+"""The conformance suites: one test per catalog check (`@pytest.mark.check("ID")`)."""

@@ -1,0 +1,178 @@
+"""The target of a run: the operator's endpoints and parameters, and the bouchon that mints.
+
+Either the operator named by the settings (``--operator-url``…), with an embedded bouchon or a
+remote one (``--bouchon-url``); or, when no operator is named, the **embedded reference
+operator** (real Dovecot + Postfix) started on loopback with its own bouchon — the demo.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mssante_conformance.conformance import CheckNotCarriedOut, SecretRegistry, xoauth2_b64_forms
+from mssante_conformance.settings import RunSettings
+
+
+class TargetError(CheckNotCarriedOut):
+    """The target could not be set up (reference failed to start, bouchon unreachable…)."""
+
+
+@dataclass
+class Target:
+    imap: list  # list[Endpoint]
+    smtp: list
+    bal: str | None
+    idnat: str | None
+    other_idnat: str | None
+    ca_file: Path | None
+    client_cert: Path | None
+    client_key: Path | None
+    mx: Any  # Endpoint | None
+    bouchon: Any  # Bouchon or RemoteBouchon
+    secrets: SecretRegistry
+    network_timeout: float = 10.0
+    delivery_timeout: float = 60.0
+    tls_transition: str = "during"
+    reference: Any = None  # ReferenceOperator when embedded
+    sink: Any = None  # MxSink when the run has one
+    sink_available: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def endpoints(self) -> list:
+        return [*self.imap, *self.smtp]
+
+    def mint(self, variant: str, *, idnat: str | None = None, user: str | None = None):
+        """Mint a token of ``variant`` for ``idnat`` (the BAL holder by default); the token
+        and its SASL forms are registered as secrets before anyone can print them."""
+        minted = self.bouchon.mint(variant, idnat=idnat or self.idnat)
+        self.secrets.add(minted.token, *xoauth2_b64_forms(user or self.bal or "", minted.token))
+        return minted
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready description for the report (no secret)."""
+        return {
+            "operator_urls": [e.url for e in self.endpoints],
+            "mx": self.mx.url if self.mx is not None else None,
+            "bal": self.bal,
+            "idnat": self.idnat,
+            "other_idnat": self.other_idnat,
+            "embedded_reference": self.reference is not None,
+            "reference_profile": getattr(self.reference, "profile", None),
+        }
+
+
+def _split_endpoints(urls):
+    from mssante_conformance.mail.endpoint import parse_operator_url
+
+    endpoints = [parse_operator_url(u) for u in urls]
+    return (
+        [e for e in endpoints if e.protocol == "imap"],
+        [e for e in endpoints if e.protocol == "smtp"],
+    )
+
+
+def _mx_endpoint(url: str | None):
+    if not url:
+        return None
+    from mssante_conformance.mail.endpoint import parse_operator_url
+
+    return parse_operator_url(url)
+
+
+def _default_other_idnat(bouchon, holders: set[str]) -> str | None:
+    for identity in bouchon.identities:
+        if identity.idnat not in holders:
+            return identity.idnat
+    return None
+
+
+@contextlib.contextmanager
+def open_target(settings: RunSettings, secrets: SecretRegistry):
+    """Yield the :class:`Target` of a run; stop whatever was started, whatever happens."""
+    with contextlib.ExitStack() as stack:
+        workdir = Path(tempfile.mkdtemp(prefix="mssante-conformance-"))
+        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+        if settings.embedded_reference:
+            yield _embedded_reference(settings, secrets, stack, workdir)
+        else:
+            yield _named_operator(settings, secrets, stack, workdir)
+
+
+def _start_bouchon(settings: RunSettings, stack, workdir: Path):
+    if settings.bouchon_url:
+        from mssante_conformance.psc import RemoteBouchon
+
+        secret = settings.admin_secret()
+        if not secret:
+            from mssante_conformance.settings import ADMIN_SECRET_ENV
+
+            raise TargetError(f"--bouchon-url exige le secret d'administration dans {ADMIN_SECRET_ENV}")
+        return RemoteBouchon(settings.bouchon_url, secret)
+    from mssante_conformance.psc import Bouchon
+
+    bouchon = Bouchon.start(workdir / "bouchon", host="127.0.0.1", port=0)
+    stack.callback(bouchon.stop)
+    return bouchon
+
+
+def _named_operator(settings, secrets, stack, workdir) -> Target:
+    imap, smtp = _split_endpoints(settings.operator_urls)
+    bouchon = _start_bouchon(settings, stack, workdir)
+    other = settings.other_idnat or _default_other_idnat(bouchon, {settings.idnat})
+    return Target(
+        imap=imap,
+        smtp=smtp,
+        bal=settings.bal,
+        idnat=settings.idnat,
+        other_idnat=other,
+        ca_file=settings.ca_file,
+        client_cert=settings.client_cert,
+        client_key=settings.client_key,
+        mx=_mx_endpoint(settings.operator_mx),
+        bouchon=bouchon,
+        secrets=secrets,
+        network_timeout=settings.network_timeout,
+        delivery_timeout=settings.delivery_timeout,
+        tls_transition=settings.tls_transition,
+    )
+
+
+def _embedded_reference(settings, secrets, stack, workdir) -> Target:
+    from mssante_conformance.reference import ReferenceOperator
+
+    bouchon = _start_bouchon(settings, stack, workdir)
+    operator = ReferenceOperator(workdir / "operator", bouchon, profile=settings.reference_profile)
+    try:
+        operator.start()
+    except Exception as exc:  # the reference reports its own clear cause
+        raise TargetError(f"l'opérateur de référence n'a pas démarré : {exc}") from exc
+    stack.callback(operator.stop)
+    urls = [operator.endpoints[k] for k in ("imap", "imaps", "smtp", "smtps") if k in operator.endpoints]
+    imap, smtp = _split_endpoints(urls)
+    personal = [m for m in operator.mailboxes if m.kind == "PER" and m.holders]
+    mailbox = personal[0]
+    holder = sorted(mailbox.holders)[0]
+    auth_cli = getattr(operator, "auth_cli", None)
+    return Target(
+        imap=imap,
+        smtp=smtp,
+        bal=settings.bal or mailbox.address,
+        idnat=settings.idnat or holder,
+        other_idnat=settings.other_idnat or _default_other_idnat(bouchon, set(mailbox.holders)),
+        ca_file=settings.ca_file or operator.ca_file,
+        client_cert=settings.client_cert or (auth_cli.cert if auth_cli else None),
+        client_key=settings.client_key or (auth_cli.key if auth_cli else None),
+        mx=_mx_endpoint(operator.endpoints.get("mx")),
+        bouchon=bouchon,
+        secrets=secrets,
+        network_timeout=settings.network_timeout,
+        delivery_timeout=settings.delivery_timeout,
+        tls_transition=settings.tls_transition,
+        reference=operator,
+    )

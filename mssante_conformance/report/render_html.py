@@ -1,0 +1,88 @@
+"""HTML rendering of a report dict, from the Jinja2 templates shipped in the package."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from functools import lru_cache
+from itertools import groupby
+
+import jinja2
+
+from mssante_conformance.report import render_labels as L
+
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+          "septembre", "octobre", "novembre", "décembre")
+
+
+def datetime_fr(value: str) -> str:
+    """``2026-11-03T09:12:00Z`` → ``3 novembre 2026 à 09:12 UTC`` (the raw text if unparsable)."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value) or "—"
+    zone = " UTC" if moment.utcoffset() is not None and not moment.utcoffset() else ""
+    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year} à {moment:%H:%M}{zone}"
+
+
+def elapsed(t) -> str:
+    return f"+{t:7.3f}s" if isinstance(t, (int, float)) and not isinstance(t, bool) else " " * 9
+
+
+def columns(rows) -> list[str]:
+    """Union of the keys of a list of dicts, in first-seen order ([] if any row is not a dict)."""
+    if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
+        return []
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(map(str, row)))
+    return list(seen)
+
+
+def targets_text(targets) -> str:
+    if isinstance(targets, Mapping):
+        return ", ".join(f"{k} {v}" for k, v in targets.items()) or "—"
+    if isinstance(targets, list):
+        return ", ".join(map(str, targets)) or "—"
+    return str(targets or "—")
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("mssante_conformance.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.ChainableUndefined,  # a missing optional member renders empty
+        trim_blocks=False,
+        lstrip_blocks=False,
+    )
+    env.filters.update(
+        datetime_fr=datetime_fr,
+        elapsed=elapsed,
+        columns=columns,
+        compact_json=lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True),
+        pretty_json=lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True, indent=2),
+        outcome=lambda v: L.OUTCOME_LABELS.get(v, v),
+        severity=lambda v: L.SEVERITY_LABELS.get(v, v),
+        req_status=lambda v: L.REQUIREMENT_STATUS_LABELS.get(v, v),
+        family=lambda v: L.FAMILY_LABELS.get(v, v),
+        direction=lambda v: L.DIRECTION_LABELS.get(v, f"{v}:"),
+        bouchon_mode=lambda v: {"embedded": "intégré", "remote": "distant"}.get(v, v),
+    )
+    return env
+
+
+def render_html(report: Mapping, *, pdf: bool = False) -> str:
+    """The self-contained French HTML of ``report`` (a dict read from report.json)."""
+    checks = report["checks"]
+    families = [(fam, list(group)) for fam, group in groupby(checks, key=lambda c: c["family"])]
+    return environment().get_template("report.html.j2").render(
+        r=report,
+        pdf=pdf,
+        families=families,
+        verdict_label=L.VERDICT_LABELS[report["verdict"]],
+        verdict_explanation=L.VERDICT_EXPLANATIONS[report["verdict"]],
+        tls_label=L.TLS_TRANSITION_LABELS[report["tls_transition"]],
+        targets_text=targets_text(report["targets"]),
+    )

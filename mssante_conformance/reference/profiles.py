@@ -1,0 +1,108 @@
+"""Profiles of the reference operator: the conformant one and the deliberately defective ones.
+
+Each defective profile is exactly one deviation from ``conformant``: it changes one knob of
+:class:`Knobs`, and names the catalog checks (CHECKS.md) that must fail against it. This is
+how the harness proves that its checks can fail. The table is the single source: the config
+templates read the knobs, the docs and the CLI read the descriptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """Everything a profile may change. Defaults = the conformant operator."""
+
+    lps_tls_legacy: bool = False  # Dovecot accepts TLS 1.0/1.1 (and weak suites for them)
+    mx_tls_legacy: bool = False  # Postfix MX accepts TLS 1.0/1.1
+    plaintext_auth: bool = False  # Dovecot allows authentication before TLS
+    token_policy: str = "introspect"  # token adapter: introspect | any | no_holder | ignore_expiry
+    mx_require_client_cert: bool = True
+    mx_trust: str = "igc"  # igc: only the IGC Santé test CA; any: also other CAs
+    relay: str = "trust_space"  # trust_space | open
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    deviation: str  # one English sentence: what differs from conformant
+    must_fail: tuple[str, ...]  # catalog check ids that must fail against this profile
+    knobs: Knobs = field(default_factory=Knobs)
+
+
+_BASE = Knobs()
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("conformant", "none: passes every automated check", ()),
+        Profile(
+            "tls_legacy",
+            "TLS 1.0 and 1.1 accepted (with legacy suites) on IMAP, submission and the MX",
+            ("LPS-TLS-02", "LPS-TLS-03", "OPI-IN-01"),
+            replace(_BASE, lps_tls_legacy=True, mx_tls_legacy=True),
+        ),
+        Profile(
+            "plaintext_auth",
+            "authentication (XOAUTH2/OAUTHBEARER) allowed before STARTTLS on IMAP and submission",
+            ("LPS-IMAP-02", "LPS-SMTP-02"),
+            replace(_BASE, plaintext_auth=True),
+        ),
+        Profile(
+            "accept_any_token",
+            "the token is not validated at all: any bearer string opens any BAL of the directory",
+            ("LPS-IMAP-06", "LPS-IMAP-07", "LPS-IMAP-08", "LPS-IMAP-09", "LPS-IMAP-10",
+             "LPS-IMAP-11", "LPS-IMAP-12", "LPS-IMAP-13", "LPS-IMAP-14",
+             "LPS-SMTP-05", "LPS-SMTP-06", "LPS-SMTP-07", "LPS-SMTP-08", "LPS-SMTP-09",
+             "LPS-SMTP-10", "LPS-SMTP-11", "LPS-SMTP-12", "LPS-SMTP-15"),
+            replace(_BASE, token_policy="any"),
+        ),
+        Profile(
+            "no_holder_check",
+            "any token the bouchon declares active opens any BAL (IDNAT not checked against the directory)",
+            ("LPS-IMAP-13", "LPS-SMTP-12"),
+            replace(_BASE, token_policy="no_holder"),
+        ),
+        Profile(
+            "no_expiry_check",
+            "an expired token is accepted: when introspection says inactive, the adapter validates "
+            "the JWT locally (PSC JWKS signature, issuer) and ignores exp",
+            ("LPS-IMAP-06", "LPS-SMTP-05"),
+            replace(_BASE, token_policy="ignore_expiry"),
+        ),
+        Profile(
+            "mx_no_client_cert",
+            "the MX accepts MTAs that present no client certificate",
+            ("OPI-IN-04",),
+            replace(_BASE, mx_require_client_cert=False),
+        ),
+        Profile(
+            "mx_any_ca",
+            "the MX trusts client certificates of other CAs (system store and the foreign test CA) "
+            "besides the IGC Santé test CA",
+            ("OPI-IN-05",),
+            replace(_BASE, mx_trust="any"),
+        ),
+        Profile(
+            "open_relay",
+            "Postfix relays to any destination: the MX relays for foreign domains and the outbound "
+            "MTA sends outside the trust space",
+            ("OPI-OUT-05",),
+            replace(_BASE, relay="open"),
+        ),
+    )
+}
+
+
+class UnknownProfile(ValueError):
+    pass
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise UnknownProfile(
+            f"profil inconnu {name!r} (profils: {', '.join(PROFILES)})") from None

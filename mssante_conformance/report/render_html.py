@@ -27,7 +27,7 @@ def datetime_fr(value: str) -> str:
 
 
 def elapsed(t) -> str:
-    return f"+{t:7.3f}s" if isinstance(t, (int, float)) and not isinstance(t, bool) else " " * 9
+    return f"{t:8.3f}s" if isinstance(t, (int, float)) and not isinstance(t, bool) else " " * 9
 
 
 def columns(rows) -> list[str]:

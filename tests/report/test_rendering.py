@@ -1,0 +1,98 @@
+"""The HTML in a real Chromium, and the PDF through WeasyPrint, pdftotext and pdfdetach."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mssante_conformance.report import render, verify_report, write_report
+from mssante_conformance.report.render_html import render_html
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "report"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def test_html_is_self_contained_and_escaped(bloquante_report):
+    html = render_html(bloquante_report)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html)  # no external asset
+    assert "<script" not in html  # the transcript's <script> is escaped, and there is no JS
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "@media print" in html
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
+        yield browser
+        browser.close()
+
+
+def test_html_in_chromium_shows_verdict_requirements_and_failure_reason(
+    browser, bloquante_report, tmp_path
+):
+    html = write_report(bloquante_report, tmp_path, formats=("html",))["html"]
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.set_default_timeout(10_000)
+    external = []
+    page.on("request", lambda r: None if r.url.startswith("file:") else external.append(r.url))
+    page.goto(html.as_uri())
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report-top.png"))
+
+    banner = page.get_by_test_id("verdict-banner")
+    assert banner.is_visible()
+    assert "Non conforme (bloquante)" in banner.inner_text()
+    table = page.get_by_test_id("requirements-table")
+    assert table.is_visible()
+    assert "MSS 7.2" in table.inner_text() and "Non conforme" in table.inner_text()
+    failing = page.get_by_test_id("check-LPS-IMAP-06")
+    reason = failing.get_by_text("Le serveur a accepté un jeton expiré")
+    assert reason.is_visible()
+    # the transcript is folded, and opens on click
+    line = failing.get_by_text("AUTHENTICATE XOAUTH2")
+    assert not line.is_visible()
+    failing.locator("summary").click()
+    assert line.is_visible()
+    assert "<script>alert(1)</script>" in failing.inner_text()  # shown as text, not run
+    assert page.get_by_text("Engagement de l'opérateur").is_visible()
+    assert external == []
+
+    failing.screenshot(path=str(ARTIFACTS / "report-failed-check.png"))
+    page.screenshot(path=str(ARTIFACTS / "report-full.png"), full_page=True)
+    page.close()
+
+
+@pytest.mark.skipif(not shutil.which("pdftotext") or not shutil.which("pdfdetach"),
+                    reason="poppler-utils is not installed")
+def test_pdf_holds_the_verdict_the_check_ids_and_report_json(bloquante_report, tmp_path):
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(render(bloquante_report, "pdf"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(pdf, ARTIFACTS / "report.pdf")
+
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, timeout=60, check=True).stdout
+    assert "Non conforme (bloquante)" in text
+    for check in bloquante_report["checks"]:
+        assert check["id"] in text, check["id"]
+    assert bloquante_report["integrity"]["digest"][:40] in text.replace("\n", "")
+
+    listing = subprocess.run(["pdfdetach", "-list", str(pdf)], capture_output=True, text=True,
+                             timeout=60, check=True).stdout
+    assert "report.json" in listing
+    out = tmp_path / "attached.json"
+    subprocess.run(["pdfdetach", "-save", "1", "-o", str(out), str(pdf)], timeout=60, check=True)
+    attached = json.loads(out.read_text(encoding="utf-8"))
+    assert attached == bloquante_report
+    assert verify_report(attached).ok

@@ -214,11 +214,11 @@ class ReferenceOperator:
         boxes = self.directory.mailboxes
         (conf / "users.passwd").write_text("".join(f"{m.address}::{uid}:{gid}::\n" for m in boxes))
         (conf / "auth-cli.passwd").write_text(
-            "".join(f"{m.address}::::::::nopassword\n" for m in boxes if m.auth_cli))
+            "".join(f"{m.address}:::::::nopassword\n" for m in boxes if m.auth_cli))
         (conf / "bals").write_text("".join(f"{m.address} OK\n" for m in boxes))
         (conf / "trust-domains").write_text("".join(f"{d} OK\n" for d in self.trust_whitelist))
         sink = f"smtp:[{self.sink[0]}]:{self.sink[1]}" if self.sink else \
-            "error:4.4.1 puits du harnais non configuré"
+            "error:4.4.1 harness sink not configured (puits du harnais non configure)"
         (conf / "transport").write_text(f"{self.harness_domain} {sink}\n")
         env = Environment(loader=PackageLoader("mssante_conformance.reference", "templates"),
                           undefined=StrictUndefined, keep_trailing_newline=True)

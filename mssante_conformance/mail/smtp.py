@@ -1,0 +1,322 @@
+"""SMTP submission probe: smtplib for the command layer, our own reply reader and TLS.
+
+``smtplib.SMTP`` builds and sends the commands (EHLO parsing, ``docmd``, dot-quoting);
+this module replaces its reply reader (so every read has a deadline and lands, redacted,
+in the :class:`~.transcript.Transcript`) and does STARTTLS itself (to record TLS
+parameters and allow an unverified retry). ``AUTH`` exchanges return a classified
+:class:`~.classify.AuthAttempt`; faults raise the :mod:`.errors` types.
+"""
+
+from __future__ import annotations
+
+import base64
+import smtplib
+from dataclasses import dataclass, field
+
+from .classify import AuthAttempt, ExchangeEnd, SmtpReply, classify_smtp_auth
+from .connection import LineSocket, tcp_connect
+from .endpoint import Endpoint, parse_operator_url
+from .errors import CertificateNotTrusted, ConnectionFailed, ConnectionLost, ProbeTimeout, ProtocolMismatch, StartTlsRefused
+from .sasl import OAUTHBEARER, OAUTHBEARER_ABORT, XOAUTH2, decode_error_challenge, oauthbearer_initial_response, xoauth2_initial_response
+from .tls import TlsInfo, handshake
+from .transcript import Transcript
+
+MAX_CHALLENGES = 3
+
+
+@dataclass(frozen=True)
+class EhloResult:
+    """``EHLO`` answer: ``features`` (upper-case keyword → parameters), ``auth_mechanisms``
+    (upper-case), ``auth_advertised`` (the ``AUTH`` keyword is present, even bare)."""
+
+    reply: SmtpReply
+    features: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.reply.code == 250
+
+    @property
+    def starttls(self) -> bool:
+        return "STARTTLS" in self.features
+
+    @property
+    def auth_advertised(self) -> bool:
+        return "AUTH" in self.features
+
+    @property
+    def auth_mechanisms(self) -> frozenset[str]:
+        return frozenset(self.features.get("AUTH", "").upper().split())
+
+    def to_dict(self) -> dict:
+        return {"reply": self.reply.to_dict(), "features": dict(self.features)}
+
+
+class _Session(smtplib.SMTP):
+    """smtplib with our line reader and a recording ``send``."""
+
+    def __init__(self, probe: "SmtpProbe") -> None:
+        super().__init__(local_hostname=probe.ehlo_name, timeout=probe.timeout)
+        self._probe = probe
+        self._lines: LineSocket | None = None
+
+    def _io(self) -> LineSocket:
+        if self.sock is None:
+            raise ConnectionLost(f"pas de connexion ouverte avec {self._probe.where}", step="command")
+        if self._lines is None or self._lines.sock is not self.sock:
+            self._lines = LineSocket(self.sock, self._probe.timeout, self._probe.where)
+        return self._lines
+
+    def send(self, s):  # noqa: D401 — smtplib's hook for everything sent
+        data = s.encode("utf-8") if isinstance(s, str) else s
+        for line in data.decode("utf-8", "replace").split("\r\n")[:-1] or [data.decode("utf-8", "replace")]:
+            self._probe.transcript.client(line)
+        self._io().send(data, self._probe.step)
+
+    def getreply(self):
+        io = self._io()
+        lines: list[str] = []
+        while True:
+            line = self._probe.transcript.server(io.readline(self._probe.step))
+            code, sep, text = line[:3], line[3:4], line[4:]
+            if not (code.isdigit() and sep in ("-", " ", "")):
+                return -1, line.encode("utf-8")
+            lines.append(text)
+            if sep != "-":
+                return int(code), "\n".join(lines).encode("utf-8")
+
+    def close(self) -> None:
+        self._lines = None
+        super().close()
+
+
+def _reply(code: int, msg: bytes) -> SmtpReply:
+    return SmtpReply(code, tuple(msg.decode("utf-8", "replace").split("\n")))
+
+
+class SmtpProbe:
+    """One SMTP submission session with the operator.
+
+    >>> with SmtpProbe("smtp://127.0.0.2:1587", ca_file=ca) as p:
+    ...     p.connect(); p.ehlo(); p.starttls(); p.ehlo()
+    ...     attempt = p.auth_xoauth2(bal, token)
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint | str,
+        transcript: Transcript | None = None,
+        *,
+        ca_file: str | None = None,
+        timeout: float = 10.0,
+        allow_unverified: bool = False,
+        client_cert: tuple[str, str] | None = None,
+        ehlo_name: str = "conformite.mssante.test",
+    ) -> None:
+        self.endpoint = parse_operator_url(endpoint) if isinstance(endpoint, str) else endpoint
+        if self.endpoint.protocol != "smtp":
+            raise ConnectionFailed(f"{self.endpoint} n'est pas une adresse SMTP (smtp:// ou smtps://)", step="connect")
+        self.transcript = transcript if transcript is not None else Transcript(title=str(self.endpoint))
+        self.ca_file = ca_file
+        self.timeout = timeout
+        self.allow_unverified = allow_unverified
+        self.client_cert = client_cert
+        self.ehlo_name = ehlo_name
+        self.tls_info: TlsInfo | None = None
+        self.greeting: SmtpReply | None = None
+        self.step = "command"
+        self._smtp: _Session | None = None
+
+    def __enter__(self) -> "SmtpProbe":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def where(self) -> str:
+        return f"{self.endpoint.host}:{self.endpoint.port}"
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+    def _session(self) -> _Session:
+        if self._smtp is None or self._smtp.sock is None:
+            raise ConnectionLost(f"pas de connexion ouverte avec {self.where}", step=self.step)
+        return self._smtp
+
+    def _cmd(self, step: str, cmd: str, args: str = "") -> SmtpReply:
+        self.step = step
+        return _reply(*self._session().docmd(cmd, args))
+
+    # -------------------------------------------------------------------- connection
+    def connect(self) -> SmtpReply:
+        """TCP connect (TLS handshake for ``smtps``), read the 220 greeting."""
+        try:
+            return self._open(verify=True)
+        except CertificateNotTrusted as exc:
+            if not self.allow_unverified:
+                raise
+            self.transcript.note(f"certificat non vérifié ({exc.verify_error}) : reprise sans vérification")
+            return self._open(verify=False, verify_error=exc.verify_error)
+
+    def _open(self, *, verify: bool, verify_error: str | None = None) -> SmtpReply:
+        self.close()
+        self.tls_info = None
+        self.transcript.note(f"connexion à {self.endpoint}")
+        sock = tcp_connect(self.endpoint, self.timeout)
+        if self.endpoint.implicit_tls:
+            sock = self._secure(sock, verify=verify, verify_error=verify_error)
+        self._smtp = _Session(self)
+        self._smtp.sock = sock
+        self._smtp._host = self.endpoint.host
+        self.step = "greeting"
+        greeting = _reply(*self._smtp.getreply())
+        if greeting.code == -1:
+            self.close()
+            raise ProtocolMismatch(f"{self.where} n'est pas un serveur SMTP : bannière « {greeting.text[:80]} »", step="greeting")
+        if greeting.code != 220:
+            self.close()
+            raise ConnectionFailed(f"{self.where} refuse la session : {greeting.code} {greeting.text[:120]}", step="greeting")
+        self.greeting = greeting
+        return greeting
+
+    def _secure(self, sock, *, verify: bool, verify_error: str | None = None):
+        tls_sock, info = handshake(
+            sock, self.endpoint.host, timeout=self.timeout, verify=verify, ca_file=self.ca_file,
+            client_cert=self.client_cert, verify_error=verify_error,
+        )
+        self.tls_info = info
+        self.transcript.tls(info)
+        return tls_sock
+
+    def ehlo(self) -> EhloResult:
+        self.step = "ehlo"
+        session = self._session()
+        code, msg = session.ehlo(self.ehlo_name)
+        reply = _reply(code, msg)
+        features: dict[str, str] = {}
+        if code == 250:
+            for line in reply.lines[1:]:
+                keyword, _, params = line.partition(" ")
+                features[keyword.upper()] = params.strip()
+        return EhloResult(reply, features)
+
+    def starttls(self) -> TlsInfo:
+        """``STARTTLS`` then the handshake. Raises :class:`StartTlsRefused` if refused.
+
+        The session is reset as RFC 3207 requires: call :meth:`ehlo` again.
+        """
+        try:
+            return self._starttls(verify=True)
+        except CertificateNotTrusted as exc:
+            if not self.allow_unverified:
+                raise
+            self.transcript.note(f"certificat non vérifié ({exc.verify_error}) : reprise sans vérification")
+            self._open(verify=True)
+            self.ehlo()
+            return self._starttls(verify=False, verify_error=exc.verify_error)
+
+    def _starttls(self, *, verify: bool, verify_error: str | None = None) -> TlsInfo:
+        reply = self._cmd("starttls", "STARTTLS")
+        if reply.code != 220:
+            raise StartTlsRefused(f"{self.where} refuse STARTTLS : {reply.code} {reply.text}"[:200], answer=f"{reply.code} {reply.text}")
+        session = self._session()
+        session.sock = self._secure(session.sock, verify=verify, verify_error=verify_error)
+        session.file = None
+        session.helo_resp = session.ehlo_resp = None
+        session.esmtp_features = {}
+        session.does_esmtp = False
+        return self.tls_info  # type: ignore[return-value]
+
+    # -------------------------------------------------------------- authentication
+    def auth_xoauth2(self, user: str, token: str, *, initial_response: bool = True, answer_challenge: bool = True) -> AuthAttempt:
+        self.transcript.add_secret(token)
+        return self.auth_raw(XOAUTH2, xoauth2_initial_response(user, token), initial_response=initial_response, answer_challenge=answer_challenge)
+
+    def auth_oauthbearer(self, user: str, token: str, *, initial_response: bool = True) -> AuthAttempt:
+        self.transcript.add_secret(token)
+        payload = oauthbearer_initial_response(user, token, self.endpoint.host, self.endpoint.port)
+        return self.auth_raw(OAUTHBEARER, payload, initial_response=initial_response, challenge_answer=OAUTHBEARER_ABORT)
+
+    def auth_plain(self, user: str, password: str) -> AuthAttempt:
+        """``AUTH PLAIN`` (to prove it is refused before TLS). The password is redacted."""
+        self.transcript.add_secret(password)
+        payload = base64.b64encode(f"\0{user}\0{password}".encode("utf-8")).decode("ascii")
+        return self.auth_raw("PLAIN", payload)
+
+    def auth_raw(
+        self,
+        mechanism: str,
+        payload: str | None,
+        *,
+        initial_response: bool = True,
+        answer_challenge: bool = True,
+        challenge_answer: str = "",
+    ) -> AuthAttempt:
+        """``AUTH mechanism [payload]`` with ``payload`` verbatim; a ``334`` after it is the
+        error challenge, answered with ``challenge_answer`` (empty line) or ``*`` (cancel)."""
+        mark = self.transcript.mark()
+        send_now = initial_response and payload is not None
+        pending = None if send_now else payload
+        challenge, answered, end, final = None, False, ExchangeEnd.REPLY, None
+        try:
+            final = self._cmd("authenticate", "AUTH", f"{mechanism} {payload}" if send_now else mechanism)
+            for _ in range(MAX_CHALLENGES):
+                if final.code != 334:
+                    break
+                if pending is not None:
+                    final, pending = self._cmd("authenticate", pending), None
+                    continue
+                if challenge is None:
+                    challenge = decode_error_challenge(final.text)
+                answered = answered or answer_challenge
+                final = self._cmd("authenticate", challenge_answer if answer_challenge else "*")
+        except ProbeTimeout:
+            end, final = ExchangeEnd.TIMEOUT, None
+            self.close()
+        except ConnectionLost:
+            end, final = ExchangeEnd.CLOSED, None
+            self.close()
+        return classify_smtp_auth(
+            mechanism, final, end, challenge=challenge, answered_challenge=answered, exchange=self.transcript.lines_since(mark)
+        )
+
+    # --------------------------------------------------------------------- mail
+    def mail_from(self, address: str, params: str = "") -> SmtpReply:
+        return self._cmd("mail", "MAIL", f"FROM:<{address}>" + (f" {params}" if params else ""))
+
+    def rcpt_to(self, address: str) -> SmtpReply:
+        return self._cmd("rcpt", "RCPT", f"TO:<{address}>")
+
+    def data(self, message: bytes) -> SmtpReply:
+        """``DATA``, then the message (dot-stuffed) if the server said 354; the final reply."""
+        reply = self._cmd("data", "DATA")
+        if reply.code != 354:
+            return reply
+        session = self._session()
+        body = smtplib._fix_eols(message)  # type: ignore[attr-defined]
+        body = smtplib._quote_periods(body)  # type: ignore[attr-defined]
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        self.transcript.client(f"<message de {len(message)} octets>")
+        self.transcript.client(".")
+        session._io().send(body + b".\r\n", "data")
+        return _reply(*session.getreply())
+
+    def rset(self) -> SmtpReply:
+        return self._cmd("rset", "RSET")
+
+    def noop(self) -> SmtpReply:
+        return self._cmd("noop", "NOOP")
+
+    def quit(self) -> SmtpReply | None:
+        """``QUIT`` then close; ``None`` if the connection was already gone."""
+        try:
+            return self._cmd("quit", "QUIT")
+        except (ConnectionLost, ProbeTimeout):
+            return None
+        finally:
+            self.close()

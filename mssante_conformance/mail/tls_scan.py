@@ -1,0 +1,196 @@
+"""sslyze scans of several endpoints at once: versions, cipher suites, certificate.
+
+sslyze brings its own OpenSSL build, so SSL 3.0 / TLS 1.0 / 1.1 probes work whatever the
+system OpenSSL allows. STARTTLS endpoints (``imap://``, ``smtp://``) are scanned through
+sslyze's opportunistic TLS support. Results are :class:`TlsScanResult` values, one per
+endpoint, in the order given; an endpoint that cannot be scanned carries ``error``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .certificate import CertificateSummary, hostname_matches, summarize_certificate
+from .classify import weak_suite_reasons
+from .endpoint import Endpoint, parse_operator_url
+
+# our version names → the sslyze scan result attribute
+TLS_VERSIONS: dict[str, str] = {
+    "ssl3": "ssl_3_0_cipher_suites",
+    "tls1_0": "tls_1_0_cipher_suites",
+    "tls1_1": "tls_1_1_cipher_suites",
+    "tls1_2": "tls_1_2_cipher_suites",
+    "tls1_3": "tls_1_3_cipher_suites",
+}
+
+
+@dataclass(frozen=True)
+class TlsScanResult:
+    """What sslyze found on one endpoint.
+
+    ``versions``: version name → accepted (``None`` = could not be tested);
+    ``accepted_suites``: version → IANA suite names; ``weak_suites``: suite → reasons
+    (NULL, EXPORT, RC4, DES, 3DES, anonymous, MD5); ``certificate``: the leaf;
+    ``chain_valid``: verified against ``ca_file`` (or, without it, any sslyze trust store)
+    for the host name; ``chain_error``; ``hostname_matched``; ``error``: why the endpoint
+    could not be scanned at all (then everything else is empty).
+    """
+
+    endpoint: Endpoint
+    versions: dict[str, bool | None] = field(default_factory=dict)
+    accepted_suites: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    weak_suites: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    certificate: CertificateSummary | None = None
+    chain_valid: bool | None = None
+    chain_error: str | None = None
+    hostname_matched: bool | None = None
+    errors: tuple[str, ...] = ()
+    error: str | None = None
+
+    def accepts(self, version: str) -> bool | None:
+        return self.versions.get(version)
+
+    def to_dict(self) -> dict:
+        return {
+            "endpoint": self.endpoint.url,
+            "versions": dict(self.versions),
+            "accepted_suites": {k: list(v) for k, v in self.accepted_suites.items()},
+            "weak_suites": {k: list(v) for k, v in self.weak_suites.items()},
+            "certificate": self.certificate.to_dict() if self.certificate else None,
+            "chain_valid": self.chain_valid,
+            "chain_error": self.chain_error,
+            "hostname_matched": self.hostname_matched,
+            "errors": list(self.errors),
+            "error": self.error,
+        }
+
+
+def _request(endpoint: Endpoint, ca_file: str | None, timeout: float, versions: tuple[str, ...], certificate: bool):
+    import sslyze
+
+    starttls = None
+    if not endpoint.implicit_tls:
+        starttls = (
+            sslyze.ProtocolWithOpportunisticTlsEnum.IMAP
+            if endpoint.protocol == "imap"
+            else sslyze.ProtocolWithOpportunisticTlsEnum.SMTP
+        )
+    try:
+        ipaddress.ip_address(endpoint.host)
+        location = sslyze.ServerNetworkLocation(endpoint.host, endpoint.port, ip_address=endpoint.host)
+    except ValueError:
+        location = sslyze.ServerNetworkLocation(endpoint.host, endpoint.port)
+    config = sslyze.ServerNetworkConfiguration(
+        tls_server_name_indication=endpoint.host,
+        tls_opportunistic_encryption=starttls,
+        smtp_ehlo_hostname="conformite.mssante.test",
+        network_timeout=max(1, int(round(timeout))),
+        network_max_retries=1,
+    )
+    commands = {getattr(sslyze.ScanCommand, TLS_VERSIONS[v].upper()) for v in versions}
+    extra = sslyze.ScanCommandsExtraArguments()
+    if certificate:
+        commands.add(sslyze.ScanCommand.CERTIFICATE_INFO)
+        if ca_file:
+            extra = sslyze.ScanCommandsExtraArguments(
+                certificate_info=sslyze.CertificateInfoExtraArgument(custom_ca_file=Path(ca_file))
+            )
+    return sslyze.ServerScanRequest(
+        server_location=location, network_configuration=config, scan_commands=commands, scan_commands_extra_arguments=extra
+    )
+
+
+def _last_line(trace) -> str:
+    if trace is None:
+        return "erreur inconnue"
+    text = "".join(trace.format_exception_only()).strip().splitlines()
+    return text[-1] if text else "erreur inconnue"
+
+
+def _fold(endpoint: Endpoint, result, ca_file: str | None, versions: tuple[str, ...], certificate: bool) -> TlsScanResult:
+    import sslyze
+
+    if result.scan_status != sslyze.ServerScanStatusEnum.COMPLETED or result.scan_result is None:
+        reason = _last_line(result.connectivity_error_trace)
+        return TlsScanResult(endpoint, error=f"connexion TLS impossible à {endpoint} : {reason}")
+    accepted: dict[str, bool | None] = {}
+    suites: dict[str, tuple[str, ...]] = {}
+    weak: dict[str, tuple[str, ...]] = {}
+    errors: list[str] = []
+    for name in versions:
+        attempt = getattr(result.scan_result, TLS_VERSIONS[name])
+        if attempt.status != sslyze.ScanCommandAttemptStatusEnum.COMPLETED or attempt.result is None:
+            accepted[name] = None
+            errors.append(f"{name} : {_last_line(attempt.error_trace)}")
+            continue
+        names = tuple(s.cipher_suite.name for s in attempt.result.accepted_cipher_suites)
+        accepted[name] = bool(names)
+        suites[name] = names
+        for suite in names:
+            reasons = weak_suite_reasons(suite)
+            if reasons:
+                weak[suite] = reasons
+    cert = chain_valid = chain_error = matched = None
+    if certificate:
+        attempt = result.scan_result.certificate_info
+        if attempt.status != sslyze.ScanCommandAttemptStatusEnum.COMPLETED or attempt.result is None:
+            errors.append(f"certificat : {_last_line(attempt.error_trace)}")
+        elif attempt.result.certificate_deployments:
+            deployment = attempt.result.certificate_deployments[0]
+            leaf = deployment.received_certificate_chain[0]
+            cert = summarize_certificate(leaf)
+            matched = hostname_matches(leaf, endpoint.host)
+            results = deployment.path_validation_results
+            if ca_file:
+                results = [r for r in results if str(r.trust_store.path) == str(Path(ca_file))]
+            chain_valid = any(r.was_validation_successful for r in results)
+            if not chain_valid:
+                chain_error = next((r.validation_error for r in results if r.validation_error), "chaîne non vérifiée")
+    return TlsScanResult(endpoint, accepted, suites, weak, cert, chain_valid, chain_error, matched, tuple(errors))
+
+
+def scan_endpoints(
+    endpoints: list[Endpoint | str],
+    *,
+    ca_file: str | None = None,
+    timeout: float = 5.0,
+    versions: tuple[str, ...] = tuple(TLS_VERSIONS),
+    certificate: bool = True,
+    concurrency: int = 10,
+) -> list[TlsScanResult]:
+    """Scan ``endpoints`` (up to ``concurrency`` at once); one result per endpoint, in order.
+
+    Never raises for what a server does: unreachable or non-TLS endpoints get ``error``.
+    Raises :class:`~.errors.EndpointError` for an unparsable URL.
+    """
+    import sslyze
+
+    parsed = [parse_operator_url(e) if isinstance(e, str) else e for e in endpoints]
+    scanner = sslyze.Scanner(concurrent_server_scans_limit=max(1, concurrency), per_server_concurrent_connections_limit=5)
+    scanner.queue_scans(list(_request_list(parsed, ca_file, timeout, versions, certificate)))
+    by_endpoint: dict[Endpoint, TlsScanResult] = {}
+    for result in scanner.get_results():
+        endpoint = _find(parsed, result)
+        by_endpoint[endpoint] = _fold(endpoint, result, ca_file, versions, certificate)
+    return [by_endpoint.get(e) or TlsScanResult(e, error=f"{e} non analysé") for e in parsed]
+
+
+def _request_list(parsed, ca_file, timeout, versions, certificate):
+    # one request per distinct endpoint (duplicates share a result)
+    seen = set()
+    for endpoint in parsed:
+        if endpoint in seen:
+            continue
+        seen.add(endpoint)
+        yield _request(endpoint, ca_file, timeout, versions, certificate)
+
+
+def _find(parsed: list[Endpoint], result) -> Endpoint:
+    location = result.server_location
+    starttls = result.network_configuration.tls_opportunistic_encryption is not None
+    for endpoint in parsed:
+        if endpoint.host == location.hostname and endpoint.port == location.port and endpoint.implicit_tls != starttls:
+            return endpoint
+    return next(e for e in parsed if e.host == location.hostname and e.port == location.port)

@@ -64,6 +64,12 @@ def command_line(command) -> str:
     return str(command or "")
 
 
+def _evidence(evidence) -> dict:
+    if not evidence:
+        return {}
+    return jsonable(evidence) if isinstance(evidence, Mapping) else {"valeur": jsonable(evidence)}
+
+
 def _check_entry(result: CheckResult, catalog: Catalog, tls_transition: str) -> dict:
     check = catalog.check(result.id)  # KeyError names the unknown id
     entry = {
@@ -76,7 +82,7 @@ def _check_entry(result: CheckResult, catalog: Catalog, tls_transition: str) -> 
         "monitoring": check.monitoring,
         "reason": str(result.reason or ""),
         "duration_s": float(result.duration_s) if math.isfinite(result.duration_s) else 0.0,
-        "evidence": jsonable(result.evidence or {}),
+        "evidence": _evidence(result.evidence),
     }
     if check.severity == "tls_transition":
         entry["severity_rule"] = "tls_transition"

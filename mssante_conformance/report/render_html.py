@@ -30,6 +30,35 @@ def elapsed(t) -> str:
     return f"{t:8.3f}s" if isinstance(t, (int, float)) and not isinstance(t, bool) else " " * 9
 
 
+TRANSCRIPT_KEYS = ("endpoint", "title", "tls", "lines", "entries")
+DIRECTIONS = {"C": "C", "S": "S", "note": "note", "*": "note", "TLS": "tls"}
+
+
+def transcript_view(transcript) -> dict:
+    """One transcript in a single shape for the template, whatever shape the probe used.
+
+    Accepted: ``{"endpoint"|"title", "tls": {..}|[{..}], "lines"|"entries": [...]}`` where a
+    line is ``{"t", "dir", "line"|"text"}`` or a plain string (``"C: …"``).
+    """
+    if not isinstance(transcript, Mapping):
+        return {"heading": "", "tls": [], "lines": [], "rest": {}, "raw": transcript}
+    heading = " — ".join(str(transcript[k]) for k in ("endpoint", "title") if transcript.get(k))
+    tls = transcript.get("tls") or []
+    tls = [tls] if isinstance(tls, Mapping) else [t for t in tls if t] if isinstance(tls, list) else [tls]
+    lines = []
+    raw_lines = transcript.get("lines") or transcript.get("entries") or []
+    for line in raw_lines if isinstance(raw_lines, list) else [raw_lines]:
+        if isinstance(line, Mapping):
+            text = line.get("line", line.get("text", ""))
+            direction = str(line.get("dir", ""))
+            lines.append({"t": line.get("t"), "dir": DIRECTIONS.get(direction, "note"),
+                          "label": direction, "text": text if isinstance(text, str) else str(text)})
+        else:
+            lines.append({"t": None, "dir": "raw", "label": "", "text": str(line)})
+    rest = {k: v for k, v in transcript.items() if k not in TRANSCRIPT_KEYS}
+    return {"heading": heading, "tls": tls, "lines": lines, "rest": rest, "raw": None}
+
+
 def columns(rows) -> list[str]:
     """Union of the keys of a list of dicts, in first-seen order ([] if any row is not a dict)."""
     if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
@@ -67,7 +96,8 @@ def environment() -> jinja2.Environment:
         severity=lambda v: L.SEVERITY_LABELS.get(v, v),
         req_status=lambda v: L.REQUIREMENT_STATUS_LABELS.get(v, v),
         family=lambda v: L.FAMILY_LABELS.get(v, v),
-        direction=lambda v: L.DIRECTION_LABELS.get(v, f"{v}:"),
+        direction=lambda v: L.DIRECTION_LABELS.get(v, f"{v}:" if v else ""),
+        transcript_view=transcript_view,
         bouchon_mode=lambda v: {"embedded": "intégré", "remote": "distant"}.get(v, v),
     )
     return env

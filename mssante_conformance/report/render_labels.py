@@ -38,7 +38,7 @@ FAMILY_LABELS = {
     "OPI-IN": "Interface opérateurs — entrant",
     "OPI-OUT": "Interface opérateurs — sortant",
 }
-DIRECTION_LABELS = {"C": "C:", "S": "S:", "note": "--"}
+DIRECTION_LABELS = {"C": "C:", "S": "S:", "note": "--", "*": "--", "TLS": "TLS"}
 TLS_TRANSITION_LABELS = {
     "during": "pendant la période de mise en conformité (TLS 1.0/1.1 acceptés : mineure)",
     "after": "après la période de mise en conformité (TLS 1.0/1.1 acceptés : bloquante)",

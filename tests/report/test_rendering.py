@@ -96,3 +96,45 @@ def test_pdf_holds_the_verdict_the_check_ids_and_report_json(bloquante_report, t
     attached = json.loads(out.read_text(encoding="utf-8"))
     assert attached == bloquante_report
     assert verify_report(attached).ok
+
+
+def test_transcripts_of_the_mail_probes_render_and_validate(catalog):
+    """The shape mssante_conformance.mail.transcript produces (entries/text, tls as a list)."""
+    from mssante_conformance.mail.transcript import Transcript
+    from mssante_conformance.outcomes import CheckResult, Outcome
+    from mssante_conformance.report import build_report, schema_errors
+
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    tr = Transcript(secrets=[token], title="imaps://127.0.0.2:10993")
+    tr.server("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] Dovecot ready.")
+    tr.client(f"a1 AUTHENTICATE XOAUTH2 {token}")
+    tr.server("a1 NO [AUTHENTICATIONFAILED] Authentication failed.")
+    tr.note("variante : expired")
+    evidence = {"transcripts": [tr.to_dict(), "C: raw line"],
+                "auth": {"lines": ["S: + eyJzdGF0dXMiOiI0MDEifQ=="], "status": "NO"}}
+    report = build_report({}, [CheckResult("LPS-IMAP-06", Outcome.PASSED, "Refusé.", 0.1, evidence)],
+                          catalog)
+    assert schema_errors(report) == []
+    html = render_html(report)
+    assert "imaps://127.0.0.2:10993" in html
+    assert "a1 NO [AUTHENTICATIONFAILED] Authentication failed." in html
+    assert "C: raw line" in html and "variante : expired" in html
+    assert token not in html
+
+
+@pytest.mark.parametrize("evidence", [
+    {"transcripts": {"endpoint": "x", "lines": "S: not a list"}},
+    {"transcripts": [{"tls": "TLSv1.2", "lines": [{"dir": "C"}, 42, None]}], "facts": ["a", "b"]},
+    {"bouchon_calls": ["introspection", {"endpoint": "jwks"}], "items": {"keys": 1}},
+    ["a list, not a dict"],
+    {"facts": {"nested": {"deep": [1, {"x": None}]}}, "transcripts": [None, 3]},
+])
+def test_any_evidence_shape_validates_and_renders(catalog, evidence):
+    from mssante_conformance.outcomes import CheckResult, Outcome
+    from mssante_conformance.report import build_report, parse_report, schema_errors
+
+    report = build_report({}, [CheckResult("LPS-IMAP-01", Outcome.FAILED, "x", 0.1, evidence)],
+                          catalog)
+    assert schema_errors(report) == []
+    assert verify_report(parse_report(json.dumps(report))).ok
+    assert "LPS-IMAP-01" in render_html(report)

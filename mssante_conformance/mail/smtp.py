@@ -10,6 +10,7 @@ parameters and allow an unverified retry). ``AUTH`` exchanges return a classifie
 from __future__ import annotations
 
 import base64
+import re
 import smtplib
 from dataclasses import dataclass, field
 
@@ -22,6 +23,8 @@ from .tls import TlsInfo, handshake
 from .transcript import Transcript
 
 MAX_CHALLENGES = 3
+_LINE_END = re.compile(rb"\r\n|\n|\r")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 @dataclass(frozen=True)
@@ -297,8 +300,8 @@ class SmtpProbe:
         if reply.code != 354:
             return reply
         session = self._session()
-        body = smtplib._fix_eols(message)  # type: ignore[attr-defined]
-        body = smtplib._quote_periods(body)  # type: ignore[attr-defined]
+        body = _LINE_END.sub(b"\r\n", message)
+        body = _LEADING_DOT.sub(b"..", body)  # dot-stuffing (RFC 5321 §4.5.2)
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
         self.transcript.client(f"<message de {len(message)} octets>")

@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiosmtpd.smtp import AuthResult
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -256,3 +257,39 @@ def closed_port() -> int:
     port = sock.getsockname()[1]
     sock.close()
     return port
+
+
+class XOAuth2Handler:
+    """aiosmtpd handler: XOAUTH2 with the 334-challenge failure convention; keeps mail."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def auth_XOAUTH2(self, server, args):
+        initial = args[1] if len(args) > 1 else None
+        if initial is None:
+            answer = await server.challenge_auth("")
+            if not isinstance(answer, bytes):
+                return AuthResult(success=False, handled=True)
+            initial = base64.b64encode(answer).decode()
+        try:
+            base64.b64decode(initial, validate=True)
+        except ValueError:
+            return AuthResult(success=False, handled=False, message="501 5.5.2 Invalid base64 data")
+        creds = parse_xoauth2(initial)
+        if creds and creds.user == BAL and creds.token == VALID_TOKEN:
+            return AuthResult(success=True, auth_data=creds.user)
+        answer = await server.challenge_auth(json.dumps(ERROR_JSON))
+        if not isinstance(answer, bytes):  # '*' or bad base64: aiosmtpd already answered 501
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, handled=False)
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope.original_content or envelope.content)
+        return "250 2.0.0 Ok: queued"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

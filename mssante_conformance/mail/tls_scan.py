@@ -9,6 +9,7 @@ endpoint, in the order given; an endpoint that cannot be scanned carries ``error
 from __future__ import annotations
 
 import ipaddress
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def _request(endpoint: Endpoint, ca_file: str | None, timeout: float, versions: 
     config = sslyze.ServerNetworkConfiguration(
         tls_server_name_indication=endpoint.host,
         tls_opportunistic_encryption=starttls,
-        smtp_ehlo_hostname="conformite.mssante.test",
+        smtp_ehlo_hostname="conformite.mssante.test" if starttls is sslyze.ProtocolWithOpportunisticTlsEnum.SMTP else None,
         network_timeout=max(1, int(round(timeout))),
         network_max_retries=1,
     )
@@ -106,7 +107,9 @@ def _last_line(trace) -> str:
     if trace is None:
         return "erreur inconnue"
     text = "".join(trace.format_exception_only()).strip().splitlines()
-    return text[-1] if text else "erreur inconnue"
+    line = text[-1] if text else "erreur inconnue"
+    kind, sep, message = line.partition(": ")
+    return message if sep and kind.startswith("sslyze.") else line
 
 
 def _fold(endpoint: Endpoint, result, ca_file: str | None, versions: tuple[str, ...], certificate: bool) -> TlsScanResult:
@@ -171,9 +174,12 @@ def scan_endpoints(
     scanner = sslyze.Scanner(concurrent_server_scans_limit=max(1, concurrency), per_server_concurrent_connections_limit=5)
     scanner.queue_scans(list(_request_list(parsed, ca_file, timeout, versions, certificate)))
     by_endpoint: dict[Endpoint, TlsScanResult] = {}
-    for result in scanner.get_results():
-        endpoint = _find(parsed, result)
-        by_endpoint[endpoint] = _fold(endpoint, result, ca_file, versions, certificate)
+    with warnings.catch_warnings():
+        # sslyze's bundled trust stores hold certificates newer cryptography frowns upon
+        warnings.simplefilter("ignore")
+        for result in scanner.get_results():
+            endpoint = _find(parsed, result)
+            by_endpoint[endpoint] = _fold(endpoint, result, ca_file, versions, certificate)
     return [by_endpoint.get(e) or TlsScanResult(e, error=f"{e} non analysé") for e in parsed]
 
 

@@ -13,6 +13,7 @@ import json
 import socket
 import ssl
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,7 +93,9 @@ def server_context(material: TlsMaterial, *, legacy: bool = False) -> ssl.SSLCon
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(material.cert_file, material.key_file)
     if legacy:  # a deliberately weak server: TLS 1.0 and every suite
-        context.minimum_version = ssl.TLSVersion.TLSv1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
         context.set_ciphers("ALL:@SECLEVEL=0")
     else:
         context.minimum_version = ssl.TLSVersion.TLSv1_2

@@ -80,11 +80,44 @@ def test_wrong_protocol_for_the_probe():
         ImapProbe("smtp://127.0.0.1:25")
 
 
-def test_imap_server_that_stops_mid_session(fake_imap, tls_material, hang_server):
-    # a server that answers the greeting then hangs on a command: the command times out
-    with ImapProbe(f"imap://127.0.0.1:{fake_imap.port}", ca_file=tls_material.ca_file, timeout=0.5) as p:
+def test_server_that_hangs_up_after_the_greeting(serve):
+    from mssante_conformance.mail import ConnectionLost
+
+    def greet_and_hang_up(server, peer):
+        peer.say("* OK [CAPABILITY IMAP4rev1] ready")
+        peer.hear()
+
+    server = serve(greet_and_hang_up)
+    with ImapProbe(f"imap://127.0.0.1:{server.port}", timeout=2) as p:
         p.connect()
-        p._require().sock.shutdown(1)  # our side closes writing: the server ends the session
-        with pytest.raises(Exception) as info:
+        with pytest.raises(ConnectionLost) as info:
             p.noop()
-        _one_line(info.value)
+    assert "fermé" in _one_line(info.value)
+
+
+def test_silence_during_authentication_is_a_classified_attempt(serve):
+    from mail_peers import banner_session
+    from mssante_conformance.mail import AuthOutcome
+
+    server = serve(banner_session("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready"))
+    with ImapProbe(f"imap://127.0.0.1:{server.port}", timeout=0.5) as p:
+        p.connect()
+        attempt = p.authenticate_raw("XOAUTH2", "dXNlcj14AWF1dGg9QmVhcmVyIHQBAQ==")
+    assert attempt.outcome is AuthOutcome.NO_RESPONSE and attempt.status == ""
+
+
+def test_smtp_untrusted_certificate_goes_on_unverified_when_allowed(smtp_server, tls_material):
+    from mssante_conformance.mail import CertificateNotTrusted
+
+    url = f"smtp://127.0.0.1:{smtp_server.port}"
+    with SmtpProbe(url, ca_file=tls_material.foreign_ca_file, timeout=3) as p:
+        p.connect()
+        p.ehlo()
+        with pytest.raises(CertificateNotTrusted):
+            p.starttls()
+    with SmtpProbe(url, ca_file=tls_material.foreign_ca_file, timeout=3, allow_unverified=True) as p:
+        p.connect()
+        p.ehlo()
+        info = p.starttls()
+        assert info.verified is False and info.verify_error and info.hostname_matched
+        assert "XOAUTH2" in p.ehlo().auth_mechanisms

@@ -62,7 +62,8 @@ class ReferenceOperator:
 
     def __init__(self, workdir, bouchon, profile: str = "conformant", sink=None, *,
                  harness_domain: str = DEFAULT_HARNESS_DOMAIN, directory: Directory | None = None,
-                 ports: dict[str, int] | None = None):
+                 ports: dict[str, int] | None = None, pki: TestPKI | None = None,
+                 postfix_overrides: dict[str, str] | None = None):
         self.workdir = Path(workdir).resolve()
         self.bouchon = bouchon
         self.profile = get_profile(profile)
@@ -73,8 +74,10 @@ class ReferenceOperator:
         self.directory = directory or load_directory()
         self.domain = self.directory.domain
         self._requested_ports = dict(ports or {})
+        # Extra main.cf lines, appended last (experiments, fault injection in tests).
+        self.postfix_overrides = dict(postfix_overrides or {})
         self.ports: dict[str, int] = {}
-        self.pki: TestPKI | None = None
+        self.pki: TestPKI | None = pki  # default: workdir/pki, created on first use
         self._run: Path | None = None
         self._conf: Path | None = None
         self._dovecot: subprocess.Popen | None = None
@@ -245,6 +248,8 @@ class ReferenceOperator:
         for name, target in (("dovecot.conf.j2", "dovecot.conf"), ("main.cf.j2", "main.cf"),
                              ("master.cf.j2", "master.cf")):
             (conf / target).write_text(env.get_template(name).render(**values))
+        with open(conf / "main.cf", "a") as main_cf:
+            main_cf.writelines(f"{k} = {v}\n" for k, v in self.postfix_overrides.items())
         (self._run / "logs" / "token-adapter.log").touch()
         # Postfix re-reads main.cf every 300 ms until its mtime is over a second old (it guards
         # against half-written files): date the generated files back.

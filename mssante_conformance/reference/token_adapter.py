@@ -105,6 +105,10 @@ def validate_ignoring_expiry(config: dict, token: str) -> dict | None:
     if claims.get("iss") != config.get("issuer"):
         return None
     now = time.time()
+    # Only expiry is forgiven: a revoked or otherwise inactive token that has not expired yet
+    # stays refused, so this profile differs from conformant in exactly one way.
+    if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] >= now:
+        return None
     if isinstance(claims.get("nbf"), (int, float)) and claims["nbf"] > now + 30:
         return None
     if isinstance(claims.get("iat"), (int, float)) and claims["iat"] > now + 30:

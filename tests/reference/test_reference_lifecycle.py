@@ -1,0 +1,101 @@
+"""Faults and teardown: clear errors naming the cause, no process left behind (checked by pid)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+from mssante_conformance.reference import ReferenceError, ReferenceOperator
+from mssante_conformance.reference.processes import pid_alive, require_binaries
+
+pytestmark = pytest.mark.slow
+
+# The servers must fail before any token is checked: a bouchon that does not exist will do.
+NO_BOUCHON = SimpleNamespace(
+    introspection_endpoint="http://127.0.0.1:9/introspect", jwks_uri="http://127.0.0.1:9/certs",
+    issuer="http://127.0.0.1:9/auth/realms/esante-wallet",
+    operator_client=SimpleNamespace(client_id="operateur-ref", client_secret="x" * 24))
+
+
+def test_missing_binary_is_named():
+    with pytest.raises(ReferenceError, match="introuvable: dovecot-absent"):
+        require_binaries("dovecot-absent")
+
+
+def test_port_in_use_is_named(tmp_path, test_pki):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.2", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        op = ReferenceOperator(tmp_path, NO_BOUCHON, ports={"imap": port}, pki=test_pki)
+        with pytest.raises(ReferenceError, match=f"port déjà utilisé: 127.0.0.2:{port}"):
+            op.start()
+    assert op.pids == [] or not [p for p in op.pids if pid_alive(p)]
+
+
+def test_failed_postfix_start_shows_postfix_error_and_leaves_nothing(tmp_path, test_pki):
+    # Postfix refuses an interface it cannot find, and says so only on a terminal's stderr.
+    op = ReferenceOperator(tmp_path, NO_BOUCHON, pki=test_pki,
+                           postfix_overrides={"inet_interfaces": "127.0.0.3"})
+    with pytest.raises(ReferenceError) as error:
+        op.start()
+    assert "Postfix" in str(error.value)
+    assert "no local interface found for 127.0.0.3" in str(error.value)
+    assert op._known_pids and not [p for p in op._known_pids if pid_alive(p)]
+    assert not op.running
+
+
+def test_failed_dovecot_start_shows_dovecot_error(tmp_path, test_pki):
+    port = socket.create_server(("127.0.0.2", 0))
+    shared = port.getsockname()[1]
+    port.close()
+    op = ReferenceOperator(tmp_path, NO_BOUCHON, ports={"imap": shared, "imaps": shared}, pki=test_pki)
+    with pytest.raises(ReferenceError, match="Dovecot") as error:
+        op.start()
+    assert f"duplicate listener: {shared}" in str(error.value)
+    assert not [p for p in op._known_pids if pid_alive(p)]
+
+
+def test_stop_leaves_no_process(tmp_path, test_pki):
+    op = ReferenceOperator(tmp_path, NO_BOUCHON, pki=test_pki).start()
+    pids = op.pids
+    assert len(pids) >= 4 and all(pid_alive(p) for p in pids)
+    assert op.stop() == []
+    assert not [p for p in pids if pid_alive(p)]
+    assert (tmp_path / "logs" / "dovecot.log").exists()
+
+
+def test_cli_up_detach_then_down(tmp_path, bouchon):
+    env = dict(os.environ, MSSANTE_REFERENCE_CLIENT_ID=bouchon.operator_client.client_id,
+               MSSANTE_REFERENCE_CLIENT_SECRET=bouchon.operator_client.client_secret)
+    cli = [sys.executable, "-m", "mssante_conformance.cli", "reference"]
+    up = subprocess.run(cli + ["up", "--detach", "--workdir", str(tmp_path), "--bouchon-url", bouchon.url],
+                        capture_output=True, text=True, timeout=60, env=env)
+    assert up.returncode == 0, up.stderr + up.stdout
+    assert "imaps://127.0.0.2:" in up.stdout and "jean.dupont@operateur-reference.test" in up.stdout
+    assert bouchon.operator_client.client_secret not in up.stdout
+    state = json.loads((tmp_path / "reference.json").read_text())
+    pids = [state["up_pid"], *state["pids"]]
+    assert all(pid_alive(p) for p in pids)
+    again = subprocess.run(cli + ["up", "--workdir", str(tmp_path), "--bouchon-url", bouchon.url],
+                           capture_output=True, text=True, timeout=30, env=env)
+    assert again.returncode == 2 and "tourne déjà" in again.stderr
+    down = subprocess.run(cli + ["down", "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0, down.stderr
+    assert not [p for p in pids if pid_alive(p)]
+    assert not (tmp_path / "reference.json").exists()
+
+
+def test_cli_remote_bouchon_needs_credentials(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MSSANTE_REFERENCE_")}
+    result = subprocess.run([sys.executable, "-m", "mssante_conformance.cli", "reference", "up",
+                             "--workdir", str(tmp_path), "--bouchon-url", "http://127.0.0.1:9"],
+                            capture_output=True, text=True, timeout=30, env=env)
+    assert result.returncode == 2 and "MSSANTE_REFERENCE_CLIENT_ID" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -38,6 +38,8 @@ class Target:
     network_timeout: float = 10.0
     delivery_timeout: float = 60.0
     tls_transition: str = "during"
+    foreign_client: tuple[str, str] | None = None  # (cert, key) under a CA outside IGC Santé
+    expired_client: tuple[str, str] | None = None  # (cert, key) of the operator's CA, expired
     reference: Any = None  # ReferenceOperator when embedded
     sink: Any = None  # MxSink when the run has one
     sink_available: bool = False
@@ -125,6 +127,9 @@ def _named_operator(settings, secrets, stack, workdir) -> Target:
     imap, smtp = _split_endpoints(settings.operator_urls)
     bouchon = _start_bouchon(settings, stack, workdir)
     other = settings.other_idnat or _default_other_idnat(bouchon, {settings.idnat})
+    from mssante_conformance.pki import TestPKI
+
+    harness_pki = TestPKI.ensure(workdir / "pki")
     return Target(
         imap=imap,
         smtp=smtp,
@@ -140,6 +145,7 @@ def _named_operator(settings, secrets, stack, workdir) -> Target:
         network_timeout=settings.network_timeout,
         delivery_timeout=settings.delivery_timeout,
         tls_transition=settings.tls_transition,
+        foreign_client=_pair(harness_pki.foreign_client),
     )
 
 
@@ -174,5 +180,11 @@ def _embedded_reference(settings, secrets, stack, workdir) -> Target:
         network_timeout=settings.network_timeout,
         delivery_timeout=settings.delivery_timeout,
         tls_transition=settings.tls_transition,
+        foreign_client=_pair(operator.pki.foreign_client),
+        expired_client=_pair(operator.pki.expired_client),
         reference=operator,
     )
+
+
+def _pair(cert_key) -> tuple[str, str]:
+    return (str(cert_key.cert), str(cert_key.key))

@@ -1,0 +1,202 @@
+"""API LPS — SMTP submission (MSS 7.4): one test per catalog check."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import pytest
+
+from mssante_conformance.conformance import CheckNotCarriedOut
+from mssante_conformance.mail.errors import StartTlsRefused
+from mssante_conformance.suites.support import (
+    TokenTrial,
+    assert_token_refused,
+    assert_valid_accepted,
+    bouchon_calls_since,
+    said,
+    smtp_session,
+    starttls_endpoints,
+    trust_hint,
+)
+
+OUTSIDE_DOMAIN = "hors-espace-de-confiance.example"
+
+
+@pytest.fixture
+def trial(target, evidence):
+    return TokenTrial(target, evidence)
+
+
+def test_message(sender: str, recipient: str, subject: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    msg.set_content("Message de test du harnais de conformité MSSanté (Ref#1 v1.5).\n")
+    return bytes(msg)
+
+
+test_message.__test__ = False  # a helper, not a test
+
+
+@pytest.mark.check("LPS-SMTP-01")
+def test_tls_offered_with_a_valid_certificate(target, evidence):
+    for endpoint in target.smtp:
+        try:
+            with smtp_session(target, evidence, endpoint) as p:
+                info = p.tls_info
+        except StartTlsRefused as exc:
+            pytest.fail(f"{endpoint.url} : STARTTLS refusé ({exc.answer or exc})")
+        evidence.fact(f"{endpoint.url} / TLS", info.to_dict() if info else None)
+        assert info is not None, f"{endpoint.url} : aucune session TLS établie"
+        assert info.verified, (
+            f"{endpoint.url} : certificat serveur non valide pour {endpoint.host} ({info.verify_error})"
+        )
+
+
+@pytest.mark.check("LPS-SMTP-02")
+def test_no_auth_before_tls(target, evidence):
+    for endpoint in starttls_endpoints(target.smtp, "smtp"):
+        token = target.mint("valid").token if target.bal and target.idnat else None
+        with smtp_session(target, evidence, endpoint, tls=False, label="avant STARTTLS") as p:
+            evidence.fact(f"{endpoint.url} / EHLO avant TLS", p.features.to_dict())
+            plain = p.auth_plain(target.bal or "test@example.test", "mot-de-passe-de-test")
+            assert not plain.accepted, f"{endpoint.url} : AUTH PLAIN accepté avant TLS ({said(plain)})"
+            if token:
+                attempt = p.auth_xoauth2(target.bal, token)
+                assert not attempt.accepted, f"{endpoint.url} : AUTH XOAUTH2 accepté avant TLS ({said(attempt)})"
+
+
+@pytest.mark.check("LPS-SMTP-03")
+def test_xoauth2_advertised_after_tls_and_initial_response_accepted(target, evidence, trial):
+    for endpoint in target.smtp:
+        with smtp_session(target, evidence, endpoint) as p:
+            features = p.features
+        evidence.fact(f"{endpoint.url} / EHLO après TLS", features.to_dict())
+        assert "XOAUTH2" in features.auth_mechanisms, (
+            f"{endpoint.url} : AUTH XOAUTH2 n'est pas annoncé après TLS "
+            f"(AUTH {' '.join(sorted(features.auth_mechanisms)) or 'absent'})"
+        )
+        assert_valid_accepted(trial, "smtp", endpoint)
+
+
+@pytest.mark.check("LPS-SMTP-04")
+def test_valid_token_and_message_from_the_bal_accepted(target, evidence):
+    for endpoint in target.smtp:
+        token = target.mint("valid")
+        since = time.time()
+        with smtp_session(target, evidence, endpoint, label="jeton valide, envoi depuis la BAL") as p:
+            attempt = p.auth_xoauth2(target.bal, token.token)
+            calls = bouchon_calls_since(target, since)
+            evidence.fact(f"{endpoint.url} / appels au bouchon", calls)
+            assert attempt.accepted, (
+                f"{endpoint.url} : le jeton PSC valide du titulaire est refusé ({said(attempt)})"
+                + trust_hint(target, calls)
+            )
+            mail = p.mail_from(target.bal)
+            assert mail.positive, f"{endpoint.url} : MAIL FROM de la BAL authentifiée refusé ({mail.code} {mail.text})"
+            rcpt = p.rcpt_to(target.bal)
+            assert rcpt.positive, f"{endpoint.url} : RCPT TO vers la BAL refusé ({rcpt.code} {rcpt.text})"
+            marker = uuid.uuid4().hex
+            data = p.data(test_message(target.bal, target.bal, f"[conformite LPS-SMTP-04] {marker}"))
+            assert data.code == 250, f"{endpoint.url} : message refusé après DATA ({data.code} {data.text})"
+
+
+@pytest.mark.check("LPS-SMTP-05")
+def test_expired_token_rejected(trial, settings):
+    assert_token_refused(trial, "smtp", "expired", settings, what="un jeton PSC expiré")
+
+
+@pytest.mark.check("LPS-SMTP-06")
+def test_not_yet_valid_token_rejected(trial, settings):
+    assert_token_refused(trial, "smtp", "not_yet_valid", settings, what="un jeton pas encore valide")
+
+
+@pytest.mark.check("LPS-SMTP-07")
+def test_foreign_issuer_token_rejected(trial, settings):
+    assert_token_refused(trial, "smtp", "foreign_issuer", settings, what="un jeton d'un autre émetteur que PSC")
+
+
+@pytest.mark.check("LPS-SMTP-08")
+def test_forged_signature_rejected(trial, settings):
+    assert_token_refused(trial, "smtp", "forged_signature", settings, what="un jeton à la signature falsifiée")
+
+
+@pytest.mark.check("LPS-SMTP-09")
+def test_unsigned_token_rejected(trial, settings):
+    assert_token_refused(trial, "smtp", "unsigned", settings, what="un jeton non signé (alg: none)")
+
+
+@pytest.mark.check("LPS-SMTP-10")
+def test_hs256_confusion_rejected(trial, settings):
+    assert_token_refused(trial, "smtp", "hs256_public_key", settings,
+                         what="un jeton HS256 signé avec la clé publique PSC")
+
+
+@pytest.mark.check("LPS-SMTP-11")
+def test_tampered_payload_rejected(trial, settings):
+    assert_token_refused(trial, "smtp", "tampered_payload", settings, what="un jeton au contenu altéré")
+
+
+@pytest.mark.check("LPS-SMTP-12")
+def test_token_of_another_professional_rejected(trial, target, settings):
+    assert_token_refused(trial, "smtp", "valid", settings, idnat=target.other_idnat,
+                         what=f"le jeton valide d'un non-titulaire (IDNAT {target.other_idnat})")
+
+
+def _other_bal(target) -> str:
+    """An address of the operator's domain that is not the authenticated BAL."""
+    local, _, domain = target.bal.rpartition("@")
+    return f"autre.bal.{uuid.uuid4().hex[:6]}@{domain}"
+
+
+@pytest.mark.check("LPS-SMTP-13")
+def test_mail_from_another_bal_refused(target, evidence, trial):
+    for endpoint in target.smtp:
+        token = target.mint("valid")
+        other = _other_bal(target)
+        with smtp_session(target, evidence, endpoint, label="MAIL FROM d'une autre BAL") as p:
+            attempt = p.auth_xoauth2(target.bal, token.token)
+            if not attempt.accepted:
+                raise CheckNotCarriedOut(f"{endpoint.url} : le jeton valide du titulaire est refusé "
+                                         f"({said(attempt)}), MAIL FROM ne peut pas être éprouvé")
+            mail = p.mail_from(other)
+            refused_at = "MAIL FROM" if not mail.positive else None
+            if refused_at is None:
+                rcpt = p.rcpt_to(target.bal)
+                refused_at = "RCPT TO" if not rcpt.positive else None
+                if refused_at is None:
+                    data = p.data(test_message(other, target.bal, "[conformite LPS-SMTP-13] usurpation"))
+                    refused_at = "DATA" if data.code != 250 else None
+            evidence.fact(f"{endpoint.url} / expéditeur usurpé", {"mail_from": other, "refusé_à": refused_at})
+            assert refused_at, (
+                f"{endpoint.url} : un message avec MAIL FROM:<{other}> (autre BAL que la BAL "
+                f"authentifiée {target.bal}) est accepté"
+            )
+
+
+@pytest.mark.check("LPS-SMTP-14")
+def test_no_relay_without_authentication(target, evidence):
+    sender = f"expediteur@{OUTSIDE_DOMAIN}"
+    recipient = f"destinataire@autre-{OUTSIDE_DOMAIN}"
+    for endpoint in target.smtp:
+        with smtp_session(target, evidence, endpoint, label="relais sans authentification") as p:
+            mail = p.mail_from(sender)
+            accepted = mail.positive
+            if accepted:
+                rcpt = p.rcpt_to(recipient)
+                accepted = rcpt.positive
+                if accepted:
+                    data = p.data(test_message(sender, recipient, "[conformite LPS-SMTP-14] relais"))
+                    accepted = data.code == 250
+        assert not accepted, f"{endpoint.url} : relais sans authentification accepté vers {recipient}"
+
+
+@pytest.mark.check("LPS-SMTP-15")
+def test_revoked_token_rejected(trial, settings):
+    assert_token_refused(trial, "smtp", "revoked", settings, what="un jeton révoqué")

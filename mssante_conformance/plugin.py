@@ -71,6 +71,9 @@ def pytest_configure(config):
     config.stash[RESULTS] = {}
     config.stash[SECRETS] = SecretRegistry()
     config.stash[STARTED] = datetime.now(timezone.utc)
+    stale = settings.report_dir / PROGRESS_FILE
+    if stale.exists():
+        stale.unlink()
 
 
 # ------------------------------------------------------------------------------ collection
@@ -196,6 +199,7 @@ def pytest_runtest_makereport(item, call):
             duration_s=duration,
             evidence=ev.to_dict() if ev is not None else {},
         )
+        _progress(item.config, results[check_id])
     elif call.when == "teardown" and call.excinfo is not None and previous is not None:
         if previous.outcome is Outcome.PASSED:  # a fault after the check: it did not complete
             _, reason = classify_exception(call.excinfo.value, "teardown")
@@ -203,6 +207,25 @@ def pytest_runtest_makereport(item, call):
                 check_id, Outcome.ERROR, reason, previous.duration_s, previous.evidence
             )
     return report
+
+
+PROGRESS_FILE = "progress.jsonl"
+
+
+def _progress(config, result: CheckResult) -> None:
+    """Append the check's outcome to ``<report-dir>/progress.jsonl`` as it finishes, so a
+    console can show a run's progress live (one JSON object per line, no evidence)."""
+    import json
+
+    report_dir = config.stash[SETTINGS].report_dir
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        with open(report_dir / PROGRESS_FILE, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"id": result.id, "outcome": result.outcome.value,
+                                "reason": result.reason, "duration_s": result.duration_s},
+                               ensure_ascii=False) + "\n")
+    except OSError:
+        pass  # progress is a convenience; the report is written at the end regardless
 
 
 def _command(config) -> list[str]:

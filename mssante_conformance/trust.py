@@ -1,0 +1,157 @@
+"""The trust-space whitelist ("liste blanche" of the MSSanté espace de confiance).
+
+::
+
+    from mssante_conformance.trust import TrustWhitelist
+    wl = TrustWhitelist.load("listeblanche.xml")
+    wl.domains                       # ("harnais.mssante.test", "operateur-reference.test", …)
+    wl.contains("Operateur-Reference.TEST")     # True: case-insensitive, exact domain
+    wl.contains_address("bal@operateur-reference.test")
+    TrustWhitelist(["a.test", "b.test"]).write("listeblanche.xml")
+
+Format. What is public (zehome/mssantelisteblanche, which reads the production list
+``https://espacedeconfiance.mssante.fr/listeblanchemssante.xml``): elements in the namespace
+``https://listeblanche.mssante.fr/schema``, domain names as the text of ``//Domaine/Nom``,
+surrounded by whitespace at times, some of them non-ASCII. The root element's name and any
+sibling of ``Nom`` are not public: we write ``<ListeBlanche>`` as the root (our inference) and,
+when reading, accept any root and ignore every element but ``Domaine/Nom``. Elements without
+the namespace are accepted too (hand-written test lists); a file with neither is an error.
+
+Matching is exact on the domain (no subdomain inheritance): the trust space admits domains one
+by one, and an operator's MX has to refuse ``x.domaine.fr`` if only ``domaine.fr`` is listed.
+Comparison is case-insensitive and IDNA-aware (``hôpital.fr`` = ``xn--hpital-ixa.fr``).
+
+Safety: parsed with the standard library's ElementTree (expat: no external entity is ever
+fetched), and any DOCTYPE is refused outright, which also rules out entity-expansion bombs.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+NAMESPACE = "https://listeblanche.mssante.fr/schema"
+ROOT_ELEMENT = "ListeBlanche"  # inference: the public code never names the root
+MAX_SIZE = 20 * 1024 * 1024
+
+
+class WhitelistError(ValueError):
+    """The whitelist cannot be read; the message is one French sentence for the user."""
+
+
+def normalize_domain(domain: str) -> str:
+    """Lower-case ASCII (IDNA) form of a domain, for comparison."""
+    name = domain.strip().rstrip(".")
+    try:
+        return name.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return name.casefold()
+
+
+def _local(tag: str) -> tuple[str | None, str]:
+    if tag.startswith("{"):
+        ns, _, local = tag[1:].partition("}")
+        return ns, local
+    return None, tag
+
+
+@dataclass(frozen=True)
+class TrustWhitelist:
+    """The domains of a trust space, in file order, without duplicates (as written)."""
+
+    domains: tuple[str, ...]
+
+    def __init__(self, domains: Iterable[str]) -> None:
+        seen: set[str] = set()
+        kept: list[str] = []
+        for domain in domains:
+            name = domain.strip().rstrip(".")
+            if not name:
+                continue
+            key = normalize_domain(name)
+            if key not in seen:
+                seen.add(key)
+                kept.append(name)
+        object.__setattr__(self, "domains", tuple(kept))
+        object.__setattr__(self, "_keys", frozenset(seen))
+
+    def __len__(self) -> int:
+        return len(self.domains)
+
+    def contains(self, domain: str) -> bool:
+        """``domain`` is listed (case-insensitive, exact; subdomains are not implied)."""
+        return bool(domain and domain.strip()) and normalize_domain(domain) in self._keys  # type: ignore[attr-defined]
+
+    __contains__ = contains
+
+    def contains_address(self, address: str) -> bool:
+        """The domain of the mail address ``local@domain`` is listed."""
+        local, at, domain = address.strip().strip("<>").rpartition("@")
+        return bool(at and local) and self.contains(domain)
+
+    # -- reading -----------------------------------------------------------------------------
+    @classmethod
+    def parse(cls, data: bytes, *, source: str = "la liste blanche") -> "TrustWhitelist":
+        if len(data) > MAX_SIZE:
+            raise WhitelistError(f"{source} dépasse {MAX_SIZE // (1024 * 1024)} Mo")
+        if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
+            raise WhitelistError(f"{source} contient une déclaration DOCTYPE/ENTITY, refusée par sécurité")
+        try:
+            root = ET.fromstring(data)
+        except ET.ParseError as exc:
+            raise WhitelistError(f"{source} n'est pas un XML valide ({exc})") from None
+        names: list[str] = []
+        namespaces: set[str | None] = set()
+        for element in root.iter():
+            ns, local = _local(element.tag)
+            if local != "Domaine" or ns not in (NAMESPACE, None):
+                continue
+            namespaces.add(ns)
+            for child in element:
+                child_ns, child_local = _local(child.tag)
+                if child_local == "Nom" and child_ns == ns and child.text and child.text.strip():
+                    names.append(child.text.strip())
+        root_ns, _ = _local(root.tag)
+        if not namespaces and root_ns != NAMESPACE:
+            raise WhitelistError(f"{source} n'est pas une liste blanche MSSanté (espace de noms {NAMESPACE} attendu)")
+        return cls(names)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "TrustWhitelist":
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise WhitelistError(f"liste blanche illisible : {path} ({exc.strerror or exc})") from None
+        return cls.parse(data, source=f"la liste blanche {path}")
+
+    # -- writing -----------------------------------------------------------------------------
+    def to_xml(self) -> bytes:
+        ET.register_namespace("", NAMESPACE)
+        root = ET.Element(f"{{{NAMESPACE}}}{ROOT_ELEMENT}")
+        for domain in self.domains:
+            entry = ET.SubElement(root, f"{{{NAMESPACE}}}Domaine")
+            ET.SubElement(entry, f"{{{NAMESPACE}}}Nom").text = domain
+        ET.indent(root)
+        return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+    def write(self, path: str | os.PathLike) -> Path:
+        """Write atomically (temporary file + rename), UTF-8."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".listeblanche-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(self.to_xml())
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path

@@ -124,7 +124,10 @@ class _SinkSession(SMTP):
             cause = exc.__cause__
             reason = getattr(cause, "reason", None) or str(cause) or type(cause).__name__
             self.sink._update(self.connection_id, tls_error=reason)
-            raise
+            # what aiosmtpd does itself, minus logging a traceback for a client's failed handshake
+            if self.transport is not None:
+                self.transport.close()
+            self.connection_lost(exc)
 
     async def _handle_client(self) -> None:
         try:

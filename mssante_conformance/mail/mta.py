@@ -1,0 +1,402 @@
+"""The harness acting as a trust-space MTA towards an operator's MX (OPI-IN-01…06).
+
+::
+
+    from mssante_conformance.mail.mta import send_as_mta, MtaOutcome
+    d = send_as_mta("127.0.0.3", 2525, helo="mta.harnais.mssante.test",
+                    mail_from="robot@harnais.mssante.test", rcpt_to="bal@operateur.test",
+                    message=b"Subject: OPI-IN-02 …\\r\\n\\r\\n…", client_cert=pki.harness_mta.cert,
+                    client_key=pki.harness_mta.key, ca_file=pki.ca_file)
+    d.outcome, d.step, d.reply        # DELIVERED/REFUSED/DROPPED/TLS_FAILED/TIMEOUT/…, where, what
+    d.tls                             # TlsInfo of the MX (version, cipher, its certificate)
+    d.transcript                      # ("S: 220 …", "C: EHLO …", …) — never the message body
+
+One session, one message, every step bounded by ``timeout``; nothing raises for what the MX
+does (refuses, drops, never answers, talks garbage): it all ends up in the result. The message
+is sent dot-stuffed with CRLF line endings.
+
+``tls_version``: ``None`` = this OpenSSL's defaults (TLS 1.2+); a version (``"TLSv1"``,
+``"1.1"``, ``ssl.TLSVersion.TLSv1_2``…) forces exactly that version; a ``(min, max)`` pair a
+range. TLS 1.0/1.1 need ``@SECLEVEL=0`` on OpenSSL 3, set automatically.
+``ca_file``: the MX certificate must chain to it (host name not required: MXs are reached by
+IP here; :attr:`TlsInfo.hostname_matched` says whether it matched); without it, the MX
+certificate is recorded unverified.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass
+from email.message import Message
+from enum import Enum
+from pathlib import Path
+
+from .certificate import hostname_matches, summarize_certificate
+from .tls import TlsInfo
+from .transcript import Transcript
+
+MAX_LINE = 4096
+MAX_REPLY_LINES = 200
+
+
+class MtaStep(str, Enum):
+    CONNECT = "connect"
+    GREETING = "greeting"
+    EHLO = "ehlo"
+    STARTTLS = "starttls"
+    TLS_HANDSHAKE = "tls_handshake"
+    EHLO_AFTER_TLS = "ehlo_after_tls"
+    MAIL = "mail"
+    RCPT = "rcpt"
+    DATA = "data"
+    MESSAGE = "message"  # the message body and final dot: the MX's verdict on the message
+
+
+class MtaOutcome(str, Enum):
+    DELIVERED = "delivered"  # 2xx after the final dot
+    REFUSED = "refused"  # the MX answered 4xx/5xx (or an unexpected code) at ``step``
+    DROPPED = "dropped"  # the MX closed the connection at ``step``
+    TLS_FAILED = "tls_failed"  # handshake failed, or a TLS alert ended the session after it
+    TIMEOUT = "timeout"  # no answer within the timeout at ``step``
+    CONNECT_FAILED = "connect_failed"  # no TCP connection
+    PROTOCOL_ERROR = "protocol_error"  # unreadable reply (not SMTP, line too long…)
+
+
+@dataclass(frozen=True)
+class MtaReply:
+    code: int
+    text: str  # the reply lines' texts joined by "\n"
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.text}"
+
+
+@dataclass(frozen=True)
+class MtaDelivery:
+    """What happened to one delivery attempt.
+
+    ``outcome``/``step``: how and where it ended (``step`` = MESSAGE for a delivery);
+    ``reply``: the MX's last reply (``None`` when it dropped or never answered);
+    ``detail``: one French sentence; ``tls``: the MX's TLS facts when the handshake
+    completed; ``starttls_offered``: EHLO listed STARTTLS; ``extensions``: EHLO keywords
+    (after TLS if it was negotiated); ``rcpt_replies``: (recipient, reply) pairs;
+    ``transcript``: the session's lines (message body never included).
+    """
+
+    outcome: MtaOutcome
+    step: MtaStep
+    reply: MtaReply | None
+    detail: str
+    tls: TlsInfo | None
+    starttls_offered: bool | None
+    extensions: tuple[str, ...]
+    rcpt_replies: tuple[tuple[str, MtaReply], ...]
+    transcript: tuple[str, ...]
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome is MtaOutcome.DELIVERED
+
+    @property
+    def refused(self) -> bool:
+        """The MX turned the delivery down in some way (answer, drop or TLS)."""
+        return self.outcome in (MtaOutcome.REFUSED, MtaOutcome.DROPPED, MtaOutcome.TLS_FAILED)
+
+    def to_dict(self) -> dict:
+        return {
+            "outcome": self.outcome.value,
+            "step": self.step.value,
+            "reply": {"code": self.reply.code, "text": self.reply.text} if self.reply else None,
+            "detail": self.detail,
+            "tls": self.tls.to_dict() if self.tls else None,
+            "starttls_offered": self.starttls_offered,
+            "extensions": list(self.extensions),
+            "rcpt_replies": [[r, {"code": x.code, "text": x.text}] for r, x in self.rcpt_replies],
+            "transcript": list(self.transcript),
+        }
+
+
+# -- pure helpers ----------------------------------------------------------------------------
+_VERSIONS = {
+    "1": ssl.TLSVersion.TLSv1, "1.0": ssl.TLSVersion.TLSv1, "tlsv1": ssl.TLSVersion.TLSv1,
+    "tlsv1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1, "tlsv1.1": ssl.TLSVersion.TLSv1_1,
+    "1.2": ssl.TLSVersion.TLSv1_2, "tlsv1.2": ssl.TLSVersion.TLSv1_2,
+    "1.3": ssl.TLSVersion.TLSv1_3, "tlsv1.3": ssl.TLSVersion.TLSv1_3,
+}
+
+
+def parse_tls_version(value: str | ssl.TLSVersion) -> ssl.TLSVersion:
+    if isinstance(value, ssl.TLSVersion):
+        return value
+    key = str(value).strip().lower().replace("_", ".").replace(" ", "")
+    if key not in _VERSIONS:
+        raise ValueError(f"version TLS inconnue : {value!r} (attendu : TLSv1, TLSv1.1, TLSv1.2, TLSv1.3)")
+    return _VERSIONS[key]
+
+
+def tls_range(tls_version) -> tuple[ssl.TLSVersion, ssl.TLSVersion] | None:
+    if tls_version is None:
+        return None
+    if isinstance(tls_version, (tuple, list)):
+        low, high = (parse_tls_version(v) for v in tls_version)
+        return low, high
+    version = parse_tls_version(tls_version)
+    return version, version
+
+
+def dot_stuff(message: bytes) -> bytes:
+    """CRLF line endings, leading dots doubled, terminated by CRLF.CRLF (RFC 5321 4.5.2)."""
+    lines = message.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    body = b"".join((b"." + line if line.startswith(b".") else line) + b"\r\n" for line in lines)
+    return body + b".\r\n"
+
+
+def message_bytes(message: bytes | str | Message) -> bytes:
+    if isinstance(message, Message):
+        return message.as_bytes()
+    return message.encode("utf-8") if isinstance(message, str) else bytes(message)
+
+
+class _Ended(Exception):
+    """Ends the session with a given outcome (internal control flow)."""
+
+    def __init__(self, outcome: MtaOutcome, detail: str, reply: MtaReply | None = None) -> None:
+        super().__init__(detail)
+        self.outcome, self.detail, self.reply = outcome, detail, reply
+
+
+# -- the session -----------------------------------------------------------------------------
+class _MtaSession:
+    def __init__(self, host: str, port: int, timeout: float, transcript: Transcript) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self.tr = transcript
+        self.sock: socket.socket | None = None
+        self.buf = b""
+        self.step = MtaStep.CONNECT
+
+    def connect(self) -> None:
+        try:
+            self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except (TimeoutError, socket.timeout):
+            raise _Ended(MtaOutcome.TIMEOUT, f"connexion à {self.host}:{self.port} sans réponse en {self.timeout:g} s") from None
+        except OSError as exc:
+            raise _Ended(MtaOutcome.CONNECT_FAILED, f"connexion à {self.host}:{self.port} impossible : {exc.strerror or exc}") from None
+
+    def _fail_io(self, exc: BaseException) -> _Ended:
+        where = self.step.value
+        if isinstance(exc, (TimeoutError, socket.timeout)):
+            return _Ended(MtaOutcome.TIMEOUT, f"pas de réponse du MX en {self.timeout:g} s (étape {where})")
+        if isinstance(exc, ssl.SSLError):
+            reason = exc.reason or str(exc)
+            self.tr.note(f"alerte TLS : {reason}")
+            return _Ended(MtaOutcome.TLS_FAILED, f"le MX a interrompu la session TLS (étape {where}) : {reason}")
+        return _Ended(MtaOutcome.DROPPED, f"le MX a coupé la connexion (étape {where}) : {exc}")
+
+    def _recv(self) -> bytes:
+        assert self.sock is not None
+        try:
+            chunk = self.sock.recv(4096)
+        except (OSError, ssl.SSLError) as exc:
+            raise self._fail_io(exc) from None
+        if not chunk:
+            raise _Ended(MtaOutcome.DROPPED, f"le MX a fermé la connexion (étape {self.step.value})")
+        return chunk
+
+    def readline(self) -> bytes:
+        while b"\n" not in self.buf:
+            if len(self.buf) > MAX_LINE:
+                raise _Ended(MtaOutcome.PROTOCOL_ERROR, f"ligne de réponse de plus de {MAX_LINE} octets (étape {self.step.value})")
+            self.buf += self._recv()
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.rstrip(b"\r")
+
+    def reply(self) -> MtaReply:
+        texts: list[str] = []
+        for _ in range(MAX_REPLY_LINES):
+            raw = self.readline()
+            line = raw.decode("utf-8", "replace")
+            self.tr.server(line)
+            if len(line) < 3 or not line[:3].isdigit() or (len(line) > 3 and line[3] not in " -"):
+                raise _Ended(MtaOutcome.PROTOCOL_ERROR, f"réponse non SMTP du MX (étape {self.step.value}) : {line[:80]!r}")
+            texts.append(line[4:])
+            if len(line) == 3 or line[3] == " ":
+                return MtaReply(int(line[:3]), "\n".join(texts))
+        raise _Ended(MtaOutcome.PROTOCOL_ERROR, f"réponse de plus de {MAX_REPLY_LINES} lignes (étape {self.step.value})")
+
+    def send(self, data: bytes, shown: str | None = None) -> None:
+        assert self.sock is not None
+        if shown is not None:
+            self.tr.client(shown)
+        try:
+            self.sock.sendall(data)
+        except (OSError, ssl.SSLError) as exc:
+            raise self._fail_io(exc) from None
+
+    def command(self, step: MtaStep, line: str, ok: tuple[int, ...] = (250,)) -> MtaReply:
+        self.step = step
+        self.send(line.encode("utf-8", "surrogateescape") + b"\r\n", line)
+        answer = self.reply()
+        if answer.code not in ok:
+            raise _Ended(MtaOutcome.REFUSED, f"le MX a refusé à l'étape {step.value} : {answer}", answer)
+        return answer
+
+    def starttls(self, context: ssl.SSLContext, ca_file: str | None) -> TlsInfo:
+        self.step = MtaStep.TLS_HANDSHAKE
+        if self.buf:
+            raise _Ended(MtaOutcome.PROTOCOL_ERROR, "le MX a envoyé des données en clair après 220 STARTTLS")
+        assert self.sock is not None
+        try:
+            self.sock = context.wrap_socket(self.sock, server_hostname=self.host)
+        except ssl.SSLCertVerificationError as exc:
+            raise _Ended(MtaOutcome.TLS_FAILED, f"certificat du MX non vérifié : {exc.verify_message or exc}") from None
+        except (TimeoutError, socket.timeout):
+            raise _Ended(MtaOutcome.TIMEOUT, f"négociation TLS sans réponse en {self.timeout:g} s") from None
+        except ssl.SSLError as exc:
+            raise _Ended(MtaOutcome.TLS_FAILED, f"échec de la négociation TLS : {exc.reason or exc}") from None
+        except OSError as exc:
+            raise _Ended(MtaOutcome.TLS_FAILED, f"connexion coupée pendant la négociation TLS : {exc.strerror or exc}") from None
+        der = self.sock.getpeercert(binary_form=True)
+        cipher = self.sock.cipher() or ("", "", 0)
+        verified = context.verify_mode == ssl.CERT_REQUIRED
+        info = TlsInfo(
+            host=self.host,
+            version=self.sock.version() or "",
+            cipher=cipher[0],
+            bits=cipher[2] or 0,
+            certificate=summarize_certificate(der) if der else None,
+            verified=verified,
+            verify_error=None if verified else "vérification non demandée (pas de ca_file)",
+            hostname_matched=hostname_matches(der, self.host) if der else False,
+            ca_file=ca_file,
+            client_certificate=context_has_client_cert(context),
+        )
+        self.tr.tls(info)
+        return info
+
+    def close(self) -> None:
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+
+def context_has_client_cert(context: ssl.SSLContext) -> bool:
+    return bool(getattr(context, "_mssante_client_cert", False))
+
+
+def mta_tls_context(
+    *, client_cert: str | Path | None, client_key: str | Path | None, ca_file: str | Path | None, tls_version=None
+) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    if ca_file:
+        context.load_verify_locations(cafile=str(ca_file))
+        context.verify_mode = ssl.CERT_REQUIRED
+    else:
+        context.verify_mode = ssl.CERT_NONE
+    versions = tls_range(tls_version)
+    if versions:
+        low, high = versions
+        if low < ssl.TLSVersion.TLSv1_2:
+            context.set_ciphers("ALL:@SECLEVEL=0")
+        context.minimum_version, context.maximum_version = low, high
+    if client_cert:
+        context.load_cert_chain(str(client_cert), str(client_key) if client_key else None)
+    context._mssante_client_cert = bool(client_cert)  # type: ignore[attr-defined]
+    return context
+
+
+def _extensions(reply: MtaReply) -> tuple[str, ...]:
+    return tuple(line.split()[0].upper() for line in reply.text.split("\n")[1:] if line.split())
+
+
+def send_as_mta(
+    host: str,
+    port: int,
+    *,
+    helo: str,
+    mail_from: str,
+    rcpt_to: str | list[str] | tuple[str, ...],
+    message: bytes | str | Message,
+    starttls: bool = True,
+    client_cert: str | Path | None = None,
+    client_key: str | Path | None = None,
+    ca_file: str | Path | None = None,
+    tls_version=None,
+    timeout: float = 10,
+) -> MtaDelivery:
+    """Deliver one message to the MX at ``host:port`` as a trust-space MTA would."""
+    recipients = [rcpt_to] if isinstance(rcpt_to, str) else list(rcpt_to)
+    # A bad local parameter (unknown TLS version, unreadable certificate) is the caller's
+    # mistake, not the MX's: raise it before any connection.
+    context = (
+        mta_tls_context(client_cert=client_cert, client_key=client_key, ca_file=ca_file, tls_version=tls_version)
+        if starttls
+        else None
+    )
+    transcript = Transcript(title=f"MTA du harnais → {host}:{port}")
+    session = _MtaSession(host, port, timeout, transcript)
+    tls: TlsInfo | None = None
+    starttls_offered: bool | None = None
+    extensions: tuple[str, ...] = ()
+    rcpt_replies: list[tuple[str, MtaReply]] = []
+    last: MtaReply | None = None
+    try:
+        session.connect()
+        session.step = MtaStep.GREETING
+        last = session.reply()
+        if last.code != 220:
+            raise _Ended(MtaOutcome.REFUSED, f"accueil du MX : {last}", last)
+        last = session.command(MtaStep.EHLO, f"EHLO {helo}")
+        extensions = _extensions(last)
+        starttls_offered = "STARTTLS" in extensions
+        if context is not None:
+            last = session.command(MtaStep.STARTTLS, "STARTTLS", ok=(220,))
+            tls = session.starttls(context, str(ca_file) if ca_file else None)
+            last = session.command(MtaStep.EHLO_AFTER_TLS, f"EHLO {helo}")
+            extensions = _extensions(last)
+        last = session.command(MtaStep.MAIL, f"MAIL FROM:<{mail_from}>")
+        accepted = 0
+        for recipient in recipients:
+            session.step = MtaStep.RCPT
+            session.send(f"RCPT TO:<{recipient}>\r\n".encode("utf-8", "surrogateescape"), f"RCPT TO:<{recipient}>")
+            last = session.reply()
+            rcpt_replies.append((recipient, last))
+            accepted += last.code in (250, 251)
+        if not accepted:
+            raise _Ended(MtaOutcome.REFUSED, f"le MX a refusé tous les destinataires : {last}", last)
+        last = session.command(MtaStep.DATA, "DATA", ok=(354,))
+        session.step = MtaStep.MESSAGE
+        payload = dot_stuff(message_bytes(message))
+        session.send(payload, f"<message de {len(payload)} octets>")
+        session.send(b"", ".")
+        last = session.reply()
+        if last.code // 100 != 2:
+            raise _Ended(MtaOutcome.REFUSED, f"le MX a refusé le message : {last}", last)
+        outcome, detail = MtaOutcome.DELIVERED, f"message accepté par le MX : {last}"
+        try:  # QUIT is a courtesy: its fate does not change the outcome
+            session.send(b"QUIT\r\n", "QUIT")
+            session.reply()
+        except _Ended:
+            pass
+    except _Ended as end:
+        outcome, detail = end.outcome, end.detail
+        last = end.reply if end.reply is not None else (None if end.outcome is not MtaOutcome.REFUSED else last)
+        transcript.note(detail)
+    finally:
+        session.close()
+    return MtaDelivery(
+        outcome=outcome,
+        step=session.step,
+        reply=last if outcome in (MtaOutcome.DELIVERED, MtaOutcome.REFUSED) else None,
+        detail=detail,
+        tls=tls,
+        starttls_offered=starttls_offered,
+        extensions=extensions,
+        rcpt_replies=tuple(rcpt_replies),
+        transcript=tuple(transcript.lines()),
+    )

@@ -230,6 +230,7 @@ class ReferenceOperator:
         (conf / "auth-cli.passwd").write_text(
             "".join(f"{m.address}:::::::nopassword\n" for m in boxes if m.auth_cli))
         (conf / "bals").write_text("".join(f"{m.address} OK\n" for m in boxes))
+        (conf / "bals-self").write_text("".join(f"{m.address} {m.address}\n" for m in boxes))
         (conf / "trust-domains").write_text("".join(f"{d} OK\n" for d in self.trust_whitelist))
         sink = f"smtp:[{self.sink[0]}]:{self.sink[1]}" if self.sink else \
             "error:4.4.1 harness sink not configured (puits du harnais non configure)"
@@ -243,7 +244,7 @@ class ReferenceOperator:
             mail_uid=uid, mail_gid=gid, server_cert=pki.operator_server.cert,
             server_key=pki.operator_server.key, ca_file=pki.ca_file, mx_ca_file=mx_ca,
             mta_cert=pki.operator_mta.cert, mta_key=pki.operator_mta.key, adapter=wrapper,
-            lmtp_socket=lmtp_socket, relay_host=MX_HOST, relay_port=self.ports["relay"],
+            lmtp_socket=lmtp_socket, auth_socket=self._run / "auth-postfix.sock", relay_host=MX_HOST, relay_port=self.ports["relay"],
         )
         for name, target in (("dovecot.conf.j2", "dovecot.conf"), ("main.cf.j2", "main.cf"),
                              ("master.cf.j2", "master.cf")):

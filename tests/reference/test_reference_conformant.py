@@ -162,3 +162,12 @@ def test_outbound_mta_refuses_destinations_outside_the_trust_space(reference, bo
         with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
             client.sendmail(JEAN_BAL, ["quelquun@hors-confiance.example"], b"Subject: x\r\n\r\nx\r\n")
     assert refused.value.recipients["quelquun@hors-confiance.example"][0] >= 550
+
+
+def test_submission_refuses_mail_from_another_bal(reference, bouchon):
+    with smtp_submission(reference) as client:
+        assert smtp_xoauth2(client, JEAN_BAL, _token(bouchon))[0] == 235
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:  # Claire's BAL as sender
+            client.sendmail(CLAIRE_BAL, ["marc.lefevre@operateur-reference.test"], b"Subject: x\r\n\r\nx\r\n")
+    code, text = refused.value.recipients["marc.lefevre@operateur-reference.test"]
+    assert code == 553 and b"not owned by user" in text

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import warnings
 from dataclasses import dataclass
 from email.message import Message
 from enum import Enum
@@ -303,7 +304,9 @@ def mta_tls_context(
         low, high = versions
         if low < ssl.TLSVersion.TLSv1_2:
             context.set_ciphers("ALL:@SECLEVEL=0")
-        context.minimum_version, context.maximum_version = low, high
+        with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated: probing them is the point
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version, context.maximum_version = low, high
     if client_cert:
         context.load_cert_chain(str(client_cert), str(client_key) if client_key else None)
     context._mssante_client_cert = bool(client_cert)  # type: ignore[attr-defined]

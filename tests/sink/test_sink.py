@@ -163,3 +163,19 @@ def test_failed_handshake_is_recorded_on_the_connection(sink, pki):
     assert result.outcome is MtaOutcome.TLS_FAILED
     conn = sink.wait_for_connection(lambda c: c.closed_at is not None, timeout=5)
     assert conn.starttls and conn.tls is None and conn.tls_error
+
+
+def test_stop_returns_with_clients_still_connected(make_sink, pki, raw_smtp):
+    sink = make_sink()
+    idle = raw_smtp(sink.address)
+    in_tls = raw_smtp(sink.address)
+    in_tls.cmd(b"EHLO mta.operateur.test")
+    in_tls.starttls(pki.harness_mta.cert, pki.harness_mta.key)
+    in_tls.cmd(b"EHLO mta.operateur.test")
+    sink.stop()
+    for client in (idle, in_tls):
+        try:
+            assert client.sock.recv(1024) == b""  # the sink closed the session
+        except (ConnectionError, OSError):
+            pass
+    sink.stop()  # idempotent

@@ -71,6 +71,10 @@ OPTIONS: tuple[Option, ...] = (
            "puits MX du harnais", metavar="DOMAINE"),
     Option("--trust-whitelist", "trust_whitelist", "liste blanche de l'espace de confiance (XML)",
            kind="path", metavar="FICHIER"),
+    Option("--outbound-mode", "outbound_mode", "contrôles sortants : 'auto' (le harnais soumet le "
+           "message par l'API LPS) ou 'manual' (le système de l'opérateur l'envoie ; le harnais "
+           "affiche l'adresse et le marqueur à mettre dans l'objet, puis attend)",
+           kind="choice", choices=("auto", "manual"), default="auto"),
     Option("--delivery-timeout", "delivery_timeout", "attente maximale d'une remise (secondes)",
            kind="float", default=60.0, metavar="SECONDES"),
     Option("--network-timeout", "network_timeout", "délai maximal de chaque étape réseau (secondes)",
@@ -106,6 +110,7 @@ class RunSettings:
     sink_listen: str | None = None
     sink_domain: str | None = None
     trust_whitelist: Path | None = None
+    outbound_mode: str = "auto"
     delivery_timeout: float = 60.0
     network_timeout: float = 10.0
     reference_profile: str = "conformant"

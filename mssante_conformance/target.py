@@ -42,7 +42,15 @@ class Target:
     expired_client: tuple[str, str] | None = None  # (cert, key) of the operator's CA, expired
     reference: Any = None  # ReferenceOperator when embedded
     sink: Any = None  # MxSink when the run has one
-    sink_available: bool = False
+    sink_domain: str | None = None  # the harness's trust-space test domain (served by the sink)
+    harness_mta: tuple[str, str] | None = None  # (cert, key): the harness as a trust-space MTA
+    mta_ca_file: Path | None = None  # trust anchor of the MX's server certificate
+    trusted_domains: tuple[str, ...] = ()  # the trust-space whitelist
+    pki: Any = None  # the harness's test PKI (TestPKI)
+
+    @property
+    def sink_available(self) -> bool:
+        return self.sink is not None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -130,6 +138,15 @@ def _named_operator(settings, secrets, stack, workdir) -> Target:
     from mssante_conformance.pki import TestPKI
 
     harness_pki = TestPKI.ensure(workdir / "pki")
+    sink = _start_sink(settings, stack, workdir, harness_pki) if settings.sink_listen else None
+    trusted: tuple[str, ...] = ()
+    if settings.trust_whitelist:
+        from mssante_conformance.trust import TrustWhitelist, WhitelistError
+
+        try:
+            trusted = tuple(TrustWhitelist.load(settings.trust_whitelist).domains)
+        except WhitelistError as exc:
+            raise TargetError(f"--trust-whitelist : {exc}") from exc
     return Target(
         imap=imap,
         smtp=smtp,
@@ -146,14 +163,46 @@ def _named_operator(settings, secrets, stack, workdir) -> Target:
         delivery_timeout=settings.delivery_timeout,
         tls_transition=settings.tls_transition,
         foreign_client=_pair(harness_pki.foreign_client),
+        sink=sink,
+        sink_domain=sink.domain if sink else None,
+        harness_mta=_pair(harness_pki.harness_mta),
+        mta_ca_file=settings.ca_file,
+        trusted_domains=trusted,
+        pki=harness_pki,
     )
 
 
+def _start_sink(settings, stack, workdir: Path, pki, host: str = "127.0.0.1", port: int = 0):
+    """The harness's MX sink: receives what the operator's MTA sends to the harness domain."""
+    from mssante_conformance.mail.sink import MxSink
+
+    if settings.sink_listen:
+        host, _, port_text = settings.sink_listen.rpartition(":")
+        port = int(port_text)
+    sink = MxSink(host, port, domain=settings.sink_domain or DEFAULT_SINK_DOMAIN,
+                  cert_file=pki.harness_sink.cert, key_file=pki.harness_sink.key,
+                  ca_file=pki.ca_file, maildir=workdir / "sink")
+    try:
+        sink.start()
+    except OSError as exc:
+        raise TargetError(f"le puits MX du harnais n'a pas pu écouter sur {host}:{port} : {exc.strerror or exc}") from exc
+    stack.callback(sink.stop)
+    return sink
+
+
+DEFAULT_SINK_DOMAIN = "harnais.mssante.test"
+
+
 def _embedded_reference(settings, secrets, stack, workdir) -> Target:
+    from mssante_conformance.pki import TestPKI
     from mssante_conformance.reference import ReferenceOperator
 
     bouchon = _start_bouchon(settings, stack, workdir)
-    operator = ReferenceOperator(workdir / "operator", bouchon, profile=settings.reference_profile)
+    pki = TestPKI.ensure(workdir / "pki")
+    sink = _start_sink(settings, stack, workdir, pki)
+    operator = ReferenceOperator(workdir / "operator", bouchon, profile=settings.reference_profile,
+                                 sink=sink.address, pki=pki,
+                                 harness_domain=settings.sink_domain or DEFAULT_SINK_DOMAIN)
     try:
         operator.start()
     except Exception as exc:  # the reference reports its own clear cause
@@ -180,9 +229,15 @@ def _embedded_reference(settings, secrets, stack, workdir) -> Target:
         network_timeout=settings.network_timeout,
         delivery_timeout=settings.delivery_timeout,
         tls_transition=settings.tls_transition,
-        foreign_client=_pair(operator.pki.foreign_client),
-        expired_client=_pair(operator.pki.expired_client),
+        foreign_client=_pair(pki.foreign_client),
+        expired_client=_pair(pki.expired_client),
         reference=operator,
+        sink=sink,
+        sink_domain=sink.domain,
+        harness_mta=_pair(pki.harness_mta),
+        mta_ca_file=pki.ca_file,
+        trusted_domains=tuple(operator.trust_whitelist),
+        pki=pki,
     )
 
 

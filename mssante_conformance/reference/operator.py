@@ -2,14 +2,16 @@
 
 Architecture (see docs/reference-operator.md):
 
-* Dovecot on 127.0.0.2: IMAP (STARTTLS, implicit TLS), submission (STARTTLS, implicit
-  TLS), LMTP on a unix socket. XOAUTH2/OAUTHBEARER go to a checkpassword passdb (the token
-  adapter) that introspects the token at the bouchon and checks the IDNAT against the
-  directory; EXTERNAL (AUTH_CLI) is a passwd-file passdb of the BALs that allow certificates.
-* Postfix on 127.0.0.3: the MX (mutual TLS with the test IGC Santé, sender domains from the
-  trust-space whitelist, delivery over LMTP) and an outbound relay for Dovecot submission
-  (trust-space destinations only; the harness's domain routed to its sink with STARTTLS and
-  the operator's certificate as client certificate).
+* Dovecot on 127.0.0.2: IMAP (STARTTLS, implicit TLS), LMTP on a unix socket, and the SASL
+  authority. XOAUTH2/OAUTHBEARER go to the oauth2 passdb in password-grant mode, whose
+  grant_url is the token adapter (a thread of this process): it introspects the token at the
+  bouchon and checks the IDNAT against the directory. EXTERNAL (AUTH_CLI) is a passwd-file
+  passdb of the BALs that allow certificates.
+* Postfix: submission on 127.0.0.2 (STARTTLS, implicit TLS; SASL through Dovecot; a BAL sends
+  as itself only; trust-space destinations only), the MX on 127.0.0.3 (mutual TLS with the
+  test IGC Santé, sender domains from the trust-space whitelist, delivery over LMTP), and
+  outbound delivery: the harness's domain routed to its sink with STARTTLS and the operator's
+  certificate as client certificate.
 
 Config lives in ``workdir/conf-N`` (written at each start); sockets, spool, mail and logs in
 a fresh private runtime directory under /tmp (pytest's tmp dirs are mode 0700, which the
@@ -19,12 +21,13 @@ logs are copied to ``workdir/logs``.
 
 from __future__ import annotations
 
+import grp
 import json
 import os
 import pwd
 import shutil
+import secrets
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -37,6 +40,7 @@ from mssante_conformance.reference import processes
 from mssante_conformance.reference.directory import Directory, Mailbox, load_directory, load_whitelist
 from mssante_conformance.reference.processes import ReferenceError
 from mssante_conformance.reference.profiles import get_profile
+from mssante_conformance.reference.token_adapter import GrantAdapter
 
 # Queue layout of postfix-files(5) ("name: owner, group or None, mode"). Creating it here and
 # dropping a `quick-start` file lets `postfix start-fg` skip its integrity scan (~2 s).
@@ -54,7 +58,7 @@ LPS_HOST = "127.0.0.2"
 MX_HOST = "127.0.0.3"
 DEFAULT_HARNESS_DOMAIN = "harnais.mssante.test"
 MAIL_USER = "nobody"
-PORT_NAMES = ("imap", "imaps", "smtp", "smtps", "mx", "relay")
+PORT_NAMES = ("imap", "imaps", "smtp", "smtps", "mx")
 
 
 class ReferenceOperator:
@@ -83,6 +87,7 @@ class ReferenceOperator:
         self._dovecot: subprocess.Popen | None = None
         self._postfix: subprocess.Popen | None = None
         self._postfix_master: int | None = None
+        self._adapter: GrantAdapter | None = None
         self._known_pids: list[int] = []
         self._lock = threading.Lock()
 
@@ -118,7 +123,7 @@ class ReferenceOperator:
 
     @property
     def pids(self) -> list[int]:
-        """Every process this instance started (masters, their children seen so far, wrapper)."""
+        """Every process this instance started (masters, their children seen so far, script(1))."""
         self._known_pids = sorted(set(self._known_pids) | set(self._descendants()))
         return list(self._known_pids)
 
@@ -148,6 +153,7 @@ class ReferenceOperator:
             binaries = processes.require_binaries("dovecot", "postfix", "script")
             try:
                 self._prepare()
+                self._adapter.start()
                 self._start_dovecot(binaries["dovecot"])
                 self._start_postfix(binaries["postfix"], binaries["script"])
             except BaseException:
@@ -191,7 +197,11 @@ class ReferenceOperator:
         self._conf = conf
         for sub in ("conf", "logs", "mail", "postfix-spool", "postfix-data"):
             (self._run / sub).mkdir(mode=0o755)
-        os.chmod(conf, 0o700)
+        # Dovecot's auth process (user dovecot) reads the passwd-files and the oauth2 client
+        # secret; Postfix opens its files as root. Nobody else may read the directory.
+        dovecot_gid = grp.getgrnam("dovecot").gr_gid
+        os.chown(conf, 0, dovecot_gid)
+        os.chmod(conf, 0o750)
         mail_user = pwd.getpwnam(MAIL_USER)
         os.chown(self._run / "mail", mail_user.pw_uid, mail_user.pw_gid)
         _prepare_postfix_spool(self._run / "postfix-spool", self._run / "postfix-data")
@@ -206,25 +216,26 @@ class ReferenceOperator:
             mx_ca.write_bytes(pki.ca_file.read_bytes() + pki.foreign_ca.cert.read_bytes()
                               + (system.read_bytes() if system.exists() else b""))
         lmtp_socket = self._run / "lmtp.sock"
-        adapter_conf = conf / "token-adapter.json"
-        self._write_private(adapter_conf, json.dumps({
+        dovecot_client = ("dovecot-" + self._run.name[-8:], secrets.token_urlsafe(24))
+        self._adapter = GrantAdapter({
             "introspection_endpoint": self.bouchon.introspection_endpoint,
             "client_id": self.bouchon.operator_client.client_id,
             "client_secret": self.bouchon.operator_client.client_secret,
             "jwks_uri": self.bouchon.jwks_uri,
             "issuer": self.bouchon.issuer,
             "policy": knobs.token_policy,
-            "directory_file": str(conf / "directory.json"),
             "log_file": str(self.log_paths()["adapter"]),
-            "mail_uid": uid, "mail_gid": gid,
-        }, indent=1))
+        }, self.directory, dovecot_client)
+        self._write_private(conf / "dovecot-oauth2.conf.ext", "\n".join([
+            f"grant_url = {self._adapter.url}",
+            "use_grant_password = yes",
+            f"client_id = {dovecot_client[0]}",
+            f"client_secret = {dovecot_client[1]}",
+            "username_attribute = bal",
+            "timeout_msecs = 10000",
+            "max_parallel_connections = 4",
+            ""]))
         (conf / "directory.json").write_text(json.dumps(self.directory.to_json(), indent=1))
-        wrapper = conf / "token-adapter"
-        wrapper.write_text(
-            "#!/bin/sh\n# checkpassword program of the reference operator (token adapter)\n"
-            f"exec {sys.executable} -m mssante_conformance.reference.token_adapter "
-            f"{adapter_conf} \"$@\"\n")
-        os.chmod(wrapper, 0o700)
         boxes = self.directory.mailboxes
         (conf / "users.passwd").write_text("".join(f"{m.address}::{uid}:{gid}::\n" for m in boxes))
         (conf / "auth-cli.passwd").write_text(
@@ -243,8 +254,8 @@ class ReferenceOperator:
             conf=str(conf), domain=self.domain, listen=LPS_HOST, mx_host=MX_HOST, ports=self.ports,
             mail_uid=uid, mail_gid=gid, server_cert=pki.operator_server.cert,
             server_key=pki.operator_server.key, ca_file=pki.ca_file, mx_ca_file=mx_ca,
-            mta_cert=pki.operator_mta.cert, mta_key=pki.operator_mta.key, adapter=wrapper,
-            lmtp_socket=lmtp_socket, auth_socket=self._run / "auth-postfix.sock", relay_host=MX_HOST, relay_port=self.ports["relay"],
+            mta_cert=pki.operator_mta.cert, mta_key=pki.operator_mta.key, lps_host=LPS_HOST,
+            lmtp_socket=lmtp_socket, auth_socket=self._run / "auth-postfix.sock",
         )
         for name, target in (("dovecot.conf.j2", "dovecot.conf"), ("main.cf.j2", "main.cf"),
                              ("master.cf.j2", "master.cf")):
@@ -260,9 +271,11 @@ class ReferenceOperator:
 
     @staticmethod
     def _write_private(path: Path, text: str) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        """A secret readable by root and the dovecot group only."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
+        os.chown(path, 0, grp.getgrnam("dovecot").gr_gid)
 
     def _start_dovecot(self, binary: str) -> None:
         out = open(self._run / "logs" / "dovecot.stderr", "wb")
@@ -271,7 +284,7 @@ class ReferenceOperator:
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         out.close()
         self._known_pids.append(self._dovecot.pid)
-        addresses = [(LPS_HOST, self.ports[n]) for n in ("imap", "imaps", "smtp", "smtps")]
+        addresses = [(LPS_HOST, self.ports[n]) for n in ("imap", "imaps")]
         processes.wait_listening(self._dovecot, addresses, "Dovecot", lambda: self._log_tail("dovecot"))
 
     def _start_postfix(self, binary: str, script: str) -> None:
@@ -282,8 +295,8 @@ class ReferenceOperator:
             [script, "-qfec", command, str(capture)], stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         self._known_pids.append(self._postfix.pid)
-        processes.wait_listening(self._postfix, [(MX_HOST, self.ports["mx"]), (MX_HOST, self.ports["relay"])],
-                                 "Postfix", lambda: self._log_tail("postfix"))
+        addresses = [(MX_HOST, self.ports["mx"]), (LPS_HOST, self.ports["smtp"]), (LPS_HOST, self.ports["smtps"])]
+        processes.wait_listening(self._postfix, addresses, "Postfix", lambda: self._log_tail("postfix"))
         self._postfix_master = self._read_postfix_pid()
         if self._postfix_master:
             self._known_pids.append(self._postfix_master)
@@ -327,7 +340,10 @@ class ReferenceOperator:
         masters = [p for p in (self._postfix_master, self._dovecot.pid if self._dovecot else None) if p]
         children = [c for c in (self._dovecot, self._postfix) if c is not None]
         processes.terminate(masters, children=children)
-        left = processes.terminate(pids, children=children)  # the wrapper, stragglers
+        left = processes.terminate(pids, children=children)  # script(1), stragglers
+        if self._adapter is not None:
+            self._adapter.stop()
+            self._adapter = None
         self._copy_logs()
         shutil.rmtree(self._run, ignore_errors=True)
         self._run = None
@@ -346,8 +362,6 @@ class ReferenceOperator:
 
 
 def _prepare_postfix_spool(queue: Path, data: Path) -> None:
-    import grp
-
     postfix = pwd.getpwnam("postfix")
     os.chown(data, postfix.pw_uid, postfix.pw_gid)
     os.chmod(data, 0o700)

@@ -1,40 +1,44 @@
-"""The operator-side token adapter: Dovecot's checkpassword program for XOAUTH2/OAUTHBEARER.
+"""The operator-side token adapter: where the reference operator decides on a PSC token.
 
-Why checkpassword (and not Dovecot's oauth2 passdb): Dovecot's OAuth mechanisms hand the
-bearer token to the passdb chain as a plaintext password, so a checkpassword program receives
-the BAL the client asked for *and* the token together. That is what an MSSanté operator must
-decide on: the PSC token carries the professional's IDNAT (``SubjectNameID``), never the BAL
-address, and one professional may hold several BALs (personal, practice, organisational).
-The oauth2 passdb can only compare one attribute of the introspection answer with the login
-name as strings; the IDNAT → BAL directory lives here instead, in one readable place.
+Why here (and not Dovecot's oauth2 passdb comparing an attribute): the PSC token carries the
+professional's IDNAT (``SubjectNameID``), never the BAL address, and one professional may
+hold several BALs (personal, practice, organisational). The decision "may IDNAT X open BAL
+Y" needs the operator's directory, with the BAL *and* the token together.
 
-Protocol (checkpassword, Dovecot flavour): ``username\\0password\\0`` on fd 3; on success
-set ``USER`` and exec ``argv[1]`` (checkpassword-reply, which answers on fd 4); exit 1 =
-authentication refused, 111 = temporary failure (bouchon unreachable).
+How Dovecot reaches it: Dovecot's XOAUTH2/OAUTHBEARER mechanisms hand the token to the passdb
+chain as a password. A checkpassword passdb would receive both, but Dovecot 2.3 refuses
+checkpassword requests over 512 bytes ("Username+password combination too long") and PSC
+tokens are 1–2 KB. So the oauth2 passdb is used in *password grant* mode
+(``use_grant_password = yes``): it POSTs ``grant_type=password&username=<BAL>&password=<token>``
+with its client id/secret to ``grant_url`` — this adapter. The adapter introspects the token at
+the bouchon (RFC 7662, HTTP Basic with the operator client), checks the directory, and
+answers 200 ``{"access_token": <random>, "token_type": "Bearer", "bal": <BAL>}`` (Dovecot then
+checks ``username_attribute = bal`` against the login name) or 400 ``{"error":
+"invalid_grant"}`` (authentication failed); 503 when the bouchon cannot be reached (Dovecot
+answers ``[UNAVAILABLE]``).
 
-Run as ``python -m mssante_conformance.reference.token_adapter CONFIG.json REPLY-PROGRAM``.
-The config file (mode 0600) gives the introspection endpoint, the operator client, the
-directory file and the policy (one of the profiles' ``token_policy``). Every decision is
-logged with the token's fingerprint only.
+The adapter runs as a thread of the process that started the reference operator, on
+127.0.0.1; every decision is logged with the token's fingerprint only. The rule itself is
+:func:`decide`, without I/O.
 """
 
 from __future__ import annotations
 
 import base64
+import hmac
 import json
-import os
-import sys
+import secrets
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from mssante_conformance.fingerprint import fingerprint
-from mssante_conformance.reference.directory import Directory, parse_directory
+from mssante_conformance.reference.directory import Directory
 
-EXIT_REFUSED = 1
-EXIT_TEMPFAIL = 111
 POLICIES = ("introspect", "any", "no_holder", "ignore_expiry")
 INTROSPECTION_TIMEOUT_S = 5.0
 MAX_INPUT = 65536
@@ -116,19 +120,20 @@ def validate_ignoring_expiry(config: dict, token: str) -> dict | None:
     return {**claims, "active": True}
 
 
-def _log(config: dict, bal: str, token: str, decision: Decision) -> None:
+def _log(log_file: str, bal: str, token: str, decision: Decision) -> None:
     line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "bal": bal,
                        "token": fingerprint(token), "accepted": decision.accepted,
                        "reason": decision.reason, "idnat": decision.idnat})
     try:
-        with open(config["log_file"], "a", encoding="utf-8") as handle:
+        with open(log_file, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
-    except (OSError, KeyError):
+    except OSError:
         pass
 
 
-def run(config: dict, bal: str, token: str) -> Decision:
-    directory = parse_directory(json.load(open(config["directory_file"], encoding="utf-8")))
+def run(config: dict, directory: Directory, bal: str, token: str) -> Decision:
+    """Introspect (unless the policy says not to) and decide. Raises OSError/ValueError when
+    the bouchon cannot be asked."""
     policy = config.get("policy", "introspect")
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}")
@@ -142,34 +147,67 @@ def run(config: dict, bal: str, token: str) -> Decision:
     return decide(policy, bal, answer, directory, config.get("issuer", ""))
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) < 3:
-        print("usage: token_adapter CONFIG.json REPLY-PROGRAM", file=sys.stderr)
-        return EXIT_TEMPFAIL
-    try:
-        with os.fdopen(3, "rb") as fd3:
-            fields = fd3.read(MAX_INPUT).split(b"\0")
-        config = json.load(open(argv[1], encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        print(f"token_adapter: cannot read input or config: {exc}", file=sys.stderr)
-        return EXIT_TEMPFAIL
-    bal = fields[0].decode("utf-8", "replace").strip().lower() if fields else ""
-    token = fields[1].decode("utf-8", "replace") if len(fields) > 1 else ""
-    try:
-        decision = run(config, bal, token)
-    except (OSError, urllib.error.URLError, ValueError) as exc:
-        _log(config, bal, token, Decision(False, f"temporary failure: {type(exc).__name__}"))
-        return EXIT_TEMPFAIL
-    _log(config, bal, token, decision)
-    if not decision.accepted:
-        return EXIT_REFUSED
-    os.environ["USER"] = bal
-    os.environ["userdb_uid"] = str(config["mail_uid"])
-    os.environ["userdb_gid"] = str(config["mail_gid"])
-    os.environ["EXTRA"] = "userdb_uid userdb_gid"
-    os.execv(argv[2], argv[2:])
-    return EXIT_TEMPFAIL  # not reached
+class GrantAdapter:
+    """The password-grant endpoint Dovecot's oauth2 passdb calls. ``start()`` / ``stop()``.
+
+    ``config``: introspection_endpoint, client_id, client_secret (the bouchon's operator
+    client), jwks_uri, issuer, policy, log_file. ``dovecot_client``: (id, secret) Dovecot must
+    present, so that only our Dovecot can use the adapter."""
+
+    def __init__(self, config: dict, directory: Directory, dovecot_client: tuple[str, str],
+                 host: str = "127.0.0.1"):
+        self.config, self.directory, self.dovecot_client = config, directory, dovecot_client
+        adapter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                adapter._handle(self)
+
+            def log_message(self, *args):  # the decisions go to our own log, without tokens
+                pass
+
+        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://{host}:{self._server.server_port}/grant"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="grant-adapter",
+                                        daemon=True)
+
+    def start(self) -> "GrantAdapter":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():  # shutdown() would wait forever on a server never started
+            self._server.shutdown()
+        self._server.server_close()
+
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        if request.path != "/grant" or not 0 < length <= MAX_INPUT:
+            return _reply(request, 400, {"error": "invalid_request"})
+        form = urllib.parse.parse_qs(request.rfile.read(length).decode("utf-8", "replace"))
+        field = lambda name: (form.get(name) or [""])[0]
+        client_ok = hmac.compare_digest(field("client_id"), self.dovecot_client[0]) and \
+            hmac.compare_digest(field("client_secret"), self.dovecot_client[1])
+        if not client_ok or field("grant_type") != "password":
+            return _reply(request, 401, {"error": "invalid_client"})
+        bal, token = field("username").strip().lower(), field("password")
+        try:
+            decision = run(self.config, self.directory, bal, token)
+        except (OSError, ValueError) as exc:
+            _log(self.config["log_file"], bal, token, Decision(False, f"temporary failure: {type(exc).__name__}"))
+            return _reply(request, 503, {"error": "temporarily_unavailable"})
+        _log(self.config["log_file"], bal, token, decision)
+        if not decision.accepted:
+            return _reply(request, 400, {"error": "invalid_grant"})
+        return _reply(request, 200, {"access_token": secrets.token_urlsafe(24), "token_type": "Bearer",
+                                     "expires_in": 60, "bal": bal})
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+def _reply(request: BaseHTTPRequestHandler, status: int, body: dict) -> None:
+    data = json.dumps(body).encode()
+    request.send_response(status)
+    request.send_header("Content-Type", "application/json")
+    request.send_header("Content-Length", str(len(data)))
+    request.end_headers()
+    request.wfile.write(data)

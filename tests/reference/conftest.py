@@ -20,15 +20,33 @@ import pytest
 
 from mssante_conformance.pki import TestPKI
 from mssante_conformance.reference import ReferenceOperator
-from mssante_conformance.reference.processes import pid_alive
+from mssante_conformance.reference.processes import free_port, pid_alive
 
 
 @pytest.fixture(scope="session")
 def bouchon(tmp_path_factory):
-    from mssante_conformance.psc import Bouchon
+    try:
+        from mssante_conformance.psc import Bouchon
+    except ImportError:  # the bouchon has not landed yet: its variants behind a stand-in endpoint
+        from standin_bouchon import StandInBouchon
 
+        standin = StandInBouchon(tmp_path_factory.mktemp("bouchon"))
+        yield standin
+        standin.close()
+        return
     with Bouchon.start(tmp_path_factory.mktemp("bouchon"), host="127.0.0.1", port=0) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def mint(bouchon):
+    """``mint("EXPIRED", idnat=…) -> str``: a token of that variant from the bouchon."""
+    from mssante_conformance.psc.variants import TokenVariant
+
+    def _mint(variant: str = "VALID", idnat: str = "899700366240") -> str:
+        return bouchon.mint(TokenVariant[variant], idnat=idnat).token
+
+    return _mint
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +65,9 @@ class MxSink:
         context.verify_mode = ssl.CERT_OPTIONAL
         self.received: list[dict] = []
         self._lock = threading.Lock()
-        self.controller = Controller(self, hostname="127.0.0.1", port=0, tls_context=context,
+        port = free_port("127.0.0.1")  # aiosmtpd's readiness probe cannot use port 0
+        self.address = ("127.0.0.1", port)
+        self.controller = Controller(self, hostname="127.0.0.1", port=port, tls_context=context,
                                      require_starttls=True, ready_timeout=10)
 
     async def handle_DATA(self, server, session, envelope):
@@ -66,7 +86,6 @@ class MxSink:
 
     def start(self):
         self.controller.start()
-        self.address = ("127.0.0.1", self.controller.server.sockets[0].getsockname()[1])
         return self
 
     def stop(self):

@@ -136,7 +136,7 @@ def tls_handshake(host: str, port: int, context: ssl.SSLContext) -> str | None:
     """The negotiated version for implicit TLS, or None when the server refused the handshake."""
     try:
         with socket.create_connection((host, port), timeout=TIMEOUT) as raw:
-            with context.wrap_socket(raw) as tls:
+            with context.wrap_socket(raw, server_hostname=host) as tls:
                 return tls.version()
     except (ssl.SSLError, OSError):
         return None

@@ -20,14 +20,9 @@ CABINET_BAL = "cabinet.dupont@operateur-reference.test"
 CLAIRE_BAL = "claire.martin@operateur-reference.test"
 
 
-def _token(bouchon, variant="VALID", idnat=JEAN) -> str:
-    from mssante_conformance.psc import TokenVariant
 
-    return bouchon.mint(TokenVariant[variant], idnat=idnat).token
-
-
-def test_valid_token_opens_the_holders_bals(reference, bouchon):
-    token = _token(bouchon)
+def test_valid_token_opens_the_holders_bals(reference, bouchon, mint):
+    token = mint()
     assert imap_xoauth2(reference, JEAN_BAL, token) == ("OK", "")
     assert imap_xoauth2(reference, JEAN_BAL, token, implicit=True) == ("OK", "")
     assert imap_xoauth2(reference, CABINET_BAL, token) == ("OK", "")  # his second BAL
@@ -37,9 +32,10 @@ def test_valid_token_opens_the_holders_bals(reference, bouchon):
         assert smtp_xoauth2(client, JEAN_BAL, token)[0] == 235
 
 
-def test_operator_validated_the_token_at_the_bouchon(reference, bouchon):
-    token = bouchon.mint(__import__("mssante_conformance.psc", fromlist=["TokenVariant"]).TokenVariant.VALID,
-                         idnat=JEAN)
+def test_operator_validated_the_token_at_the_bouchon(reference, bouchon, mint):
+    from mssante_conformance.psc.variants import TokenVariant
+
+    token = bouchon.mint(TokenVariant.VALID, idnat=JEAN)
     assert imap_xoauth2(reference, JEAN_BAL, token.token)[0] == "OK"
     calls = [c for c in bouchon.calls() if c.token_fingerprint == token.fingerprint]
     assert calls and calls[-1].client_id == bouchon.operator_client.client_id
@@ -48,20 +44,20 @@ def test_operator_validated_the_token_at_the_bouchon(reference, bouchon):
 @pytest.mark.parametrize("variant", ["EXPIRED", "NOT_YET_VALID", "FOREIGN_ISSUER", "FORGED_SIGNATURE",
                                      "UNSIGNED", "HS256_PUBLIC_KEY", "EMBEDDED_JWK",
                                      "TAMPERED_PAYLOAD", "REVOKED", "MISSING_SUBJECT_NAME_ID"])
-def test_non_passing_tokens_are_refused_over_imap(reference, bouchon, variant):
-    typ, text = imap_xoauth2(reference, JEAN_BAL, _token(bouchon, variant))
+def test_non_passing_tokens_are_refused_over_imap(reference, bouchon, mint, variant):
+    typ, text = imap_xoauth2(reference, JEAN_BAL, mint(variant))
     assert typ == "NO" and "AUTHENTICATIONFAILED" in text
 
 
 @pytest.mark.parametrize("variant", ["EXPIRED", "FOREIGN_ISSUER", "FORGED_SIGNATURE"])
-def test_non_passing_tokens_are_refused_over_submission(reference, bouchon, variant):
+def test_non_passing_tokens_are_refused_over_submission(reference, bouchon, mint, variant):
     with smtp_submission(reference) as client:
-        code, _ = smtp_xoauth2(client, JEAN_BAL, _token(bouchon, variant))
+        code, _ = smtp_xoauth2(client, JEAN_BAL, mint(variant))
     assert code == 535
 
 
-def test_another_professionals_valid_token_is_refused(reference, bouchon):
-    claire = _token(bouchon, idnat=CLAIRE)
+def test_another_professionals_valid_token_is_refused(reference, bouchon, mint):
+    claire = mint(idnat=CLAIRE)
     assert imap_xoauth2(reference, CLAIRE_BAL, claire) == ("OK", "")  # valid for her own BAL…
     typ, text = imap_xoauth2(reference, JEAN_BAL, claire)  # …not for Jean's
     assert typ == "NO" and "AUTHENTICATIONFAILED" in text
@@ -69,8 +65,8 @@ def test_another_professionals_valid_token_is_refused(reference, bouchon):
         assert smtp_xoauth2(client, JEAN_BAL, claire)[0] == 535
 
 
-def test_authentication_before_tls_is_refused(reference, bouchon):
-    token = _token(bouchon)
+def test_authentication_before_tls_is_refused(reference, bouchon, mint):
+    token = mint()
     client = imap_connect(reference, starttls=False)
     try:
         assert "LOGINDISABLED" in client.capabilities and "STARTTLS" in client.capabilities
@@ -127,22 +123,22 @@ def test_mx_refuses_sender_domains_outside_the_whitelist(reference, test_pki):
     assert refused.value.recipients[JEAN_BAL][0] == 554
 
 
-def test_mx_accepts_a_trust_space_mta_and_delivers_to_the_bal(reference, bouchon, test_pki):
+def test_mx_accepts_a_trust_space_mta_and_delivers_to_the_bal(reference, bouchon, mint, test_pki):
     marker = f"opi-in-{uuid.uuid4().hex}"
     with mx_client(reference, test_pki.harness_mta) as client:
         assert client.sock.version() in ("TLSv1.2", "TLSv1.3")
         refused = client.sendmail("labo@harnais.mssante.test", [JEAN_BAL],
                                   message("labo@harnais.mssante.test", JEAN_BAL, "Compte rendu", marker))
     assert refused == {}
-    delivered = wait_for_message(reference, lambda: _token(bouchon), JEAN_BAL, marker.encode())
+    delivered = wait_for_message(reference, lambda: mint(), JEAN_BAL, marker.encode())
     assert delivered is not None and b"Subject: Compte rendu" in delivered
 
 
-def test_outbound_mail_reaches_the_sink_over_mutual_tls(reference, bouchon, mx_sink):
+def test_outbound_mail_reaches_the_sink_over_mutual_tls(reference, bouchon, mint, mx_sink):
     marker = f"opi-out-{uuid.uuid4().hex}"
     recipient = "bal.test@harnais.mssante.test"
     with smtp_submission(reference) as client:
-        assert smtp_xoauth2(client, JEAN_BAL, _token(bouchon))[0] == 235
+        assert smtp_xoauth2(client, JEAN_BAL, mint())[0] == 235
         assert client.sendmail(JEAN_BAL, [recipient], message(JEAN_BAL, recipient, "Sortant", marker)) == {}
     import time
 
@@ -156,17 +152,17 @@ def test_outbound_mail_reaches_the_sink_over_mutual_tls(reference, bouchon, mx_s
     assert received[0]["peer_ip"] == "127.0.0.3"
 
 
-def test_outbound_mta_refuses_destinations_outside_the_trust_space(reference, bouchon):
+def test_outbound_mta_refuses_destinations_outside_the_trust_space(reference, bouchon, mint):
     with smtp_submission(reference) as client:
-        assert smtp_xoauth2(client, JEAN_BAL, _token(bouchon))[0] == 235
+        assert smtp_xoauth2(client, JEAN_BAL, mint())[0] == 235
         with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
             client.sendmail(JEAN_BAL, ["quelquun@hors-confiance.example"], b"Subject: x\r\n\r\nx\r\n")
     assert refused.value.recipients["quelquun@hors-confiance.example"][0] >= 550
 
 
-def test_submission_refuses_mail_from_another_bal(reference, bouchon):
+def test_submission_refuses_mail_from_another_bal(reference, bouchon, mint):
     with smtp_submission(reference) as client:
-        assert smtp_xoauth2(client, JEAN_BAL, _token(bouchon))[0] == 235
+        assert smtp_xoauth2(client, JEAN_BAL, mint())[0] == 235
         with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:  # Claire's BAL as sender
             client.sendmail(CLAIRE_BAL, ["marc.lefevre@operateur-reference.test"], b"Subject: x\r\n\r\nx\r\n")
     code, text = refused.value.recipients["marc.lefevre@operateur-reference.test"]

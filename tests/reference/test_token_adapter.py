@@ -1,18 +1,17 @@
-"""The operator-side token adapter: its decision table, and the checkpassword protocol for real."""
+"""The operator-side token adapter: its decision table, and its password-grant endpoint for real."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 
 import pytest
+import requests
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
 from mssante_conformance.reference.directory import load_directory
-from mssante_conformance.reference.token_adapter import decide
+from mssante_conformance.reference.token_adapter import GrantAdapter, decide
 
 JEAN, CLAIRE = "899700366240", "899700771191"
 JEAN_BAL, ORG_BAL = "jean.dupont@operateur-reference.test", "secretariat.urgences@operateur-reference.test"
@@ -59,45 +58,51 @@ def introspection():
     server.shutdown()
 
 
-def _run_adapter(tmp_path, endpoint, bal, token, policy="introspect"):
-    config = tmp_path / "adapter.json"
-    directory = tmp_path / "directory.json"
-    directory.write_text(json.dumps(load_directory().to_json()))
-    config.write_text(json.dumps({
+@pytest.fixture
+def adapter(tmp_path, introspection):
+    endpoint, _ = introspection
+    running = GrantAdapter({
         "introspection_endpoint": endpoint, "client_id": "operateur-ref", "client_secret": "s" * 24,
-        "jwks_uri": endpoint, "issuer": ISS, "policy": policy, "directory_file": str(directory),
-        "log_file": str(tmp_path / "adapter.log"), "mail_uid": 65534, "mail_gid": 65534}))
-    reply = tmp_path / "reply.sh"  # stands for Dovecot's checkpassword-reply
-    reply.write_text('#!/bin/sh\necho "USER=$USER uid=$userdb_uid extra=$EXTRA" >&4\n')
-    reply.chmod(0o700)
-    fd3, fd4 = tmp_path / "fd3", tmp_path / "fd4"
-    fd3.write_bytes(bal.encode() + b"\0" + token.encode() + b"\0")
-    # Dovecot gives "user\0password\0" on fd 3 and reads the reply program's answer on fd 4.
-    proc = subprocess.run(
-        ["sh", "-c", 'exec "$0" -m mssante_conformance.reference.token_adapter "$1" "$2" 3<"$3" 4>"$4"',
-         sys.executable, str(config), str(reply), str(fd3), str(fd4)],
-        capture_output=True, timeout=20)
-    assert b"Traceback" not in proc.stderr, proc.stderr
-    answer = fd4.read_text()
-    return proc.returncode, answer, (tmp_path / "adapter.log").read_text()
+        "jwks_uri": endpoint, "issuer": ISS, "policy": "introspect",
+        "log_file": str(tmp_path / "adapter.log")}, load_directory(), ("dovecot", "d" * 24)).start()
+    yield running
+    running.stop()
 
 
-def test_checkpassword_accepts_the_holder_and_execs_reply(tmp_path, introspection):
-    endpoint, seen = introspection
-    code, answer, log = _run_adapter(tmp_path, endpoint, JEAN_BAL, "ok-" + JEAN)
-    assert code == 0
-    assert answer.strip() == f"USER={JEAN_BAL} uid=65534 extra=userdb_uid userdb_gid"
+def _grant(adapter, bal, token, client=("dovecot", "d" * 24)):
+    """What Dovecot's oauth2 passdb sends with use_grant_password = yes."""
+    response = requests.post(adapter.url, data={
+        "grant_type": "password", "username": bal, "password": token,
+        "client_id": client[0], "client_secret": client[1]}, timeout=10)
+    return response.status_code, response.json()
+
+
+def test_grant_accepts_the_holder(adapter, introspection, tmp_path):
+    _, seen = introspection
+    status, body = _grant(adapter, JEAN_BAL, "ok-" + JEAN)
+    assert status == 200 and body["bal"] == JEAN_BAL and body["token_type"] == "Bearer"
+    assert "ok-" + JEAN not in json.dumps(body)  # the PSC token is never echoed
     assert seen[-1] == ("operateur-ref", "ok-" + JEAN)  # HTTP Basic client auth, form token
+    log = (tmp_path / "adapter.log").read_text()
     assert "ok-" + JEAN not in log and "sha256:" in log  # fingerprints only
 
 
-def test_checkpassword_refuses_another_professional_and_inactive(tmp_path, introspection):
-    endpoint, _ = introspection
-    assert _run_adapter(tmp_path, endpoint, JEAN_BAL, "ok-" + CLAIRE)[:2] == (1, "")
-    assert _run_adapter(tmp_path, endpoint, JEAN_BAL, "garbage")[:2] == (1, "")
+def test_grant_refuses_another_professional_and_inactive_tokens(adapter):
+    assert _grant(adapter, JEAN_BAL, "ok-" + CLAIRE) == (400, {"error": "invalid_grant"})
+    assert _grant(adapter, JEAN_BAL, "garbage") == (400, {"error": "invalid_grant"})
 
 
-def test_checkpassword_temporary_failure_when_bouchon_unreachable(tmp_path):
-    code, answer, log = _run_adapter(tmp_path, "http://127.0.0.1:9/introspect", JEAN_BAL, "ok-x")
-    assert (code, answer) == (111, "")
-    assert "temporary failure" in log
+def test_grant_refuses_an_unknown_client(adapter):
+    assert _grant(adapter, JEAN_BAL, "ok-" + JEAN, client=("dovecot", "wrong"))[0] == 401
+
+
+def test_grant_is_a_temporary_failure_when_the_bouchon_is_unreachable(tmp_path):
+    running = GrantAdapter({
+        "introspection_endpoint": "http://127.0.0.1:9/introspect", "client_id": "c", "client_secret": "s",
+        "jwks_uri": "", "issuer": ISS, "policy": "introspect", "log_file": str(tmp_path / "a.log")},
+        load_directory(), ("dovecot", "d" * 24)).start()
+    try:
+        assert _grant(running, JEAN_BAL, "ok-" + JEAN)[0] == 503
+    finally:
+        running.stop()
+    assert "temporary failure" in (tmp_path / "a.log").read_text()

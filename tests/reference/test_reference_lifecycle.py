@@ -23,6 +23,12 @@ NO_BOUCHON = SimpleNamespace(
     operator_client=SimpleNamespace(client_id="operateur-ref", client_secret="x" * 24))
 
 
+def _start_expecting_failure(op) -> None:
+    """Start; if it unexpectedly succeeds, stop at once so the test never leaks servers."""
+    op.start()
+    op.stop()
+
+
 def test_missing_binary_is_named():
     with pytest.raises(ReferenceError, match="introuvable: dovecot-absent"):
         require_binaries("dovecot-absent")
@@ -35,7 +41,7 @@ def test_port_in_use_is_named(tmp_path, test_pki):
         port = busy.getsockname()[1]
         op = ReferenceOperator(tmp_path, NO_BOUCHON, ports={"imap": port}, pki=test_pki)
         with pytest.raises(ReferenceError, match=f"port déjà utilisé: 127.0.0.2:{port}"):
-            op.start()
+            _start_expecting_failure(op)
     assert op.pids == [] or not [p for p in op.pids if pid_alive(p)]
 
 
@@ -44,7 +50,7 @@ def test_failed_postfix_start_shows_postfix_error_and_leaves_nothing(tmp_path, t
     op = ReferenceOperator(tmp_path, NO_BOUCHON, pki=test_pki,
                            postfix_overrides={"inet_interfaces": "127.0.0.3"})
     with pytest.raises(ReferenceError) as error:
-        op.start()
+        _start_expecting_failure(op)
     assert "Postfix" in str(error.value)
     assert "no local interface found for 127.0.0.3" in str(error.value)
     assert op._known_pids and not [p for p in op._known_pids if pid_alive(p)]
@@ -57,7 +63,7 @@ def test_failed_dovecot_start_shows_dovecot_error(tmp_path, test_pki):
     port.close()
     op = ReferenceOperator(tmp_path, NO_BOUCHON, ports={"imap": shared, "imaps": shared}, pki=test_pki)
     with pytest.raises(ReferenceError, match="Dovecot") as error:
-        op.start()
+        _start_expecting_failure(op)
     assert f"duplicate listener: {shared}" in str(error.value)
     assert not [p for p in op._known_pids if pid_alive(p)]
 

@@ -169,7 +169,7 @@ class GrantAdapter:
         self._server = ThreadingHTTPServer((host, 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://{host}:{self._server.server_port}/grant"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="grant-adapter",
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="grant-adapter",
                                         daemon=True)
 
     def start(self) -> "GrantAdapter":

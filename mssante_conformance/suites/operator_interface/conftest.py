@@ -1,0 +1,41 @@
+"""Fixtures shared by the interface opérateurs checks (one delivery each way per run)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import pytest
+
+from mssante_conformance.suites.operator_interface.exchanges import Inbound, Outbound
+
+
+@pytest.fixture(scope="session")
+def inbound(target, settings) -> Inbound:
+    """The harness as a trust-space MTA towards the operator's MX (acts lazily)."""
+    return Inbound(target, settings)
+
+
+@pytest.fixture(scope="session")
+def outbound(target, settings, request) -> Outbound:
+    """The outbound delivery shared by OPI-OUT-01…04 (acts lazily, once)."""
+    return Outbound(target, settings, announcer(request.config))
+
+
+def announcer(config):
+    """Writes lines to the user's terminal even while pytest captures output (the manual
+    outbound mode must reach the operator under `mssante-conformance run` as under pytest)."""
+
+    def announce(lines: list[str]) -> None:
+        capture = config.pluginmanager.getplugin("capturemanager")
+        reporter = config.pluginmanager.getplugin("terminalreporter")
+        suspended = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+        with suspended:
+            if reporter is not None:
+                reporter.write_line("")
+                for line in lines:
+                    reporter.write_line(line, bold=True)
+            else:
+                print("\n".join(lines), file=sys.stderr, flush=True)
+
+    return announce

@@ -1,0 +1,50 @@
+"""The bouchon's Flask application factory."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from mssante_conformance.psc.admin import create_admin_blueprint
+from mssante_conformance.psc.config import BouchonConfig
+from mssante_conformance.psc.oauth_server import build_server
+from mssante_conformance.psc.oidc_views import create_foreign_blueprint, create_oidc_blueprint
+from mssante_conformance.psc.state import BouchonState
+
+
+def create_app(config: BouchonConfig, state: BouchonState | None = None) -> Flask:
+    """Build the app. ``state`` may be shared with an embedded runner (same store and keys)."""
+    state = state or BouchonState(config)
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=64 * 1024, JSON_SORT_KEYS=False)
+    app.json.ensure_ascii = False
+    app.extensions["bouchon"] = state
+    server = build_server(app, state)
+    oidc = create_oidc_blueprint(state, server)
+    app.register_blueprint(oidc)
+    app.register_blueprint(create_foreign_blueprint(state))
+    app.register_blueprint(create_admin_blueprint(state))
+    # PSC's wallet host serves the authorize step at /auth.
+    app.add_url_rule("/auth", "wallet_authorize", app.view_functions["psc.authorize"],
+                     methods=["GET", "POST"])
+
+    @app.before_request
+    def learn_public_url():
+        if not state.config.public_url:  # test client / no --public-url: first request decides
+            state.config.set_public_url(request.host_url)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        response = jsonify(error="not_found" if exc.code == 404 else "invalid_request",
+                           error_description=exc.description)
+        response.status_code = exc.code or 400
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):  # never a traceback to the relying party
+        app.logger.error("unexpected error on %s: %s", request.path, type(exc).__name__)
+        response = jsonify(error="server_error", error_description="unexpected error")
+        response.status_code = 500
+        return response
+
+    return app

@@ -1,0 +1,140 @@
+"""`mssante-conformance bouchon`: serve the PSC bouchon under gunicorn (production WSGI server).
+
+One worker with threads, since the store is SQLite. The operator client's secret is never
+printed: it is stored in <data-dir>/clients.json (mode 0600) and the command says so.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+from mssante_conformance.cli import CommandFailed, UsageError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+PUBLIC_URL_FILE = "public_url"
+ADMIN_SECRET_ENV = "MSSANTE_BOUCHON_ADMIN_SECRET"
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "bouchon", help="lancer le bouchon Pro Santé Connect (serveur OpenID Connect de test)",
+        description="Lance le bouchon Pro Santé Connect sous gunicorn et affiche ses points d'accès.")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"adresse d'écoute (défaut {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port d'écoute (défaut {DEFAULT_PORT})")
+    parser.add_argument("--public-url", help="URL publique du bouchon (défaut http://HOST:PORT)")
+    parser.add_argument("--data-dir", type=Path, help="répertoire des clés, clients et de la base "
+                        "(défaut $MSSANTE_CONFORMANCE_HOME/bouchon ou ./var/bouchon)")
+    parser.add_argument("--token-lifetime", type=int, default=120, metavar="SECONDES",
+                        help="durée de vie des jetons d'accès (défaut 120 s, comme PSC)")
+    parser.add_argument("--admin-secret-file", type=Path,
+                        help="fichier contenant le secret de l'API d'administration de test "
+                        f"(ou variable {ADMIN_SECRET_ENV}); sans secret, l'API est absente")
+    parser.add_argument("--threads", type=int, default=8, help="fils d'exécution (défaut 8)")
+    parser.set_defaults(func=run)
+
+
+def read_admin_secret(path: Path | None) -> str | None:
+    if path is None:
+        return os.environ.get(ADMIN_SECRET_ENV) or None
+    try:
+        secret = path.read_text("utf-8").strip()
+    except OSError as exc:
+        raise UsageError(f"secret d'administration illisible: {path} ({exc.strerror})") from None
+    if len(secret) < 16:
+        raise UsageError(f"secret d'administration trop court dans {path} (16 caractères minimum)")
+    return secret
+
+
+def build_config(args):
+    from mssante_conformance.psc.config import BouchonConfig, check_public_url, default_data_dir
+
+    if not 0 < args.port < 65536:
+        raise UsageError(f"port invalide: {args.port} (1 à 65535)")
+    if not 0 < args.token_lifetime <= 86400:
+        raise UsageError(f"durée de vie invalide: {args.token_lifetime} s (1 à 86400)")
+    if not 0 < args.threads <= 64:
+        raise UsageError(f"nombre de fils invalide: {args.threads} (1 à 64)")
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    try:
+        public_url = check_public_url(args.public_url or f"http://{host}:{args.port}")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        return BouchonConfig(data_dir=args.data_dir or default_data_dir(), public_url=public_url,
+                             token_lifetime_s=args.token_lifetime,
+                             admin_secret=read_admin_secret(args.admin_secret_file))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CommandFailed(f"impossible d'écouter sur {host}:{port} ({exc.strerror})") from None
+
+
+def describe(state, clients_file: Path) -> str:
+    from mssante_conformance.psc.discovery import endpoints
+
+    urls = endpoints(state.config.issuer)
+    lines = [
+        "Bouchon Pro Santé Connect (test — ce n'est pas PSC)",
+        f"  émetteur (issuer)    : {state.config.issuer}",
+        f"  découverte           : {state.config.issuer}/.well-known/wallet-openid-configuration",
+        f"  JWKS                 : {urls['jwks_uri']}",
+        f"  introspection        : {urls['introspection_endpoint']}",
+        f"  jeton                : {urls['token_endpoint']}",
+        f"  client opérateur     : {state.operator_client.client_id}",
+        f"  secret du client     : dans {clients_file} (mode 0600, jamais affiché)",
+        f"  client LPS de test   : {state.lps_client.client_id}",
+        "  API d'administration : " + ("active (/_admin)" if state.config.admin_secret else "absente"),
+    ]
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    config = build_config(args)
+    check_port_free(args.host, args.port)
+    from mssante_conformance.psc.app import create_app
+    from mssante_conformance.psc.clients import CLIENTS_FILE, ClientsError
+    from mssante_conformance.psc.identities import IdentitiesError
+    from mssante_conformance.psc.state import BouchonState
+
+    try:
+        state = BouchonState(config)
+    except (ClientsError, IdentitiesError) as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise CommandFailed(f"répertoire de données inutilisable: {config.data_dir} ({exc.strerror})") from None
+    url_file = config.data_dir / PUBLIC_URL_FILE
+    url_file.write_text(config.public_url + "\n", encoding="utf-8")
+    print(describe(state, (config.data_dir / CLIENTS_FILE).resolve()), flush=True)
+    serve(create_app(config, state), args.host, args.port, args.threads)
+    return 0
+
+
+def serve(app, host: str, port: int, threads: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class BouchonServer(BaseApplication):
+        def load_config(self):
+            host_part = f"[{host}]" if ":" in host else host
+            for key, value in {"bind": f"{host_part}:{port}", "workers": 1, "threads": threads,
+                               "worker_class": "gthread", "accesslog": None, "errorlog": "-",
+                               "loglevel": "warning", "timeout": 30, "graceful_timeout": 5,
+                               "proc_name": "mssante-bouchon"}.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return app
+
+    sys.argv = sys.argv[:1]  # gunicorn must not reparse our flags
+    BouchonServer().run()

@@ -35,6 +35,7 @@ def announcer(config):
                 reporter.write_line("")
                 for line in lines:
                     reporter.write_line(line, bold=True)
+                reporter.flush()  # the user may be reading a pipe (web console, `| tee`)
             else:
                 print("\n".join(lines), file=sys.stderr, flush=True)
 

@@ -1,0 +1,229 @@
+"""The console's SQLite store: accounts, target allowlist, runs, secret reveals.
+
+One file (``<data-dir>/console.sqlite3``), a short-lived connection per operation (the worker
+threads and the request threads never share one), WAL mode so readers never wait for the worker.
+Passwords are kept as werkzeug hashes (scrypt); nothing secret is stored in clear.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+ROLES = ("operator", "auditor", "admin")
+DB_FILE = "console.sqlite3"
+PASSWORD_MIN = 10
+# A hash to compare against when the account does not exist, so that the answer time does not
+# tell which account names exist.
+_DUMMY_HASH = generate_password_hash("mssante-conformance-dummy", method="scrypt")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+  name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS allowlist (
+  entry TEXT PRIMARY KEY, added_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY, owner TEXT NOT NULL, job TEXT NOT NULL, target_key TEXT NOT NULL,
+  params TEXT NOT NULL, argv TEXT NOT NULL, status TEXT NOT NULL, created_at REAL NOT NULL,
+  started_at REAL, finished_at REAL, pid INTEGER, exit_code INTEGER, verdict TEXT,
+  message TEXT NOT NULL DEFAULT '', run_dir TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS runs_owner ON runs(owner, created_at);
+CREATE TABLE IF NOT EXISTS reveals (
+  fingerprint TEXT PRIMARY KEY, revealed_by TEXT NOT NULL, revealed_at REAL NOT NULL);
+"""
+
+
+class AccountError(ValueError):
+    """Bad account input (French message, shown by the CLI)."""
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+
+    @property
+    def sees_all_runs(self) -> bool:
+        return self.role in ("auditor", "admin")
+
+    @property
+    def may_launch(self) -> bool:
+        return self.role in ("operator", "admin")
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    owner: str
+    job: str
+    target_key: str
+    params: dict
+    argv: list
+    status: str  # queued | running | finished | failed | interrupted
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    pid: int | None
+    exit_code: int | None
+    verdict: str | None
+    message: str
+    run_dir: str
+
+    @property
+    def report_dir(self) -> Path:
+        return Path(self.run_dir) / "rapport"
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "running")
+
+
+class ConsoleStore:
+    def __init__(self, data_dir: str | Path):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = self.data_dir / DB_FILE
+        with self._db() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _db(self):
+        db = sqlite3.connect(self.path, timeout=10)
+        db.row_factory = sqlite3.Row
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    # ------------------------------------------------------------------ accounts
+    def create_user(self, name: str, role: str, password: str) -> User:
+        name = name.strip()
+        if not name or len(name) > 64 or not all(c.isalnum() or c in "._-@" for c in name):
+            raise AccountError("nom de compte invalide (lettres, chiffres, . _ - @ ; 64 au plus)")
+        if role not in ROLES:
+            raise AccountError(f"rôle inconnu {role!r} (valeurs : {', '.join(ROLES)})")
+        if len(password) < PASSWORD_MIN:
+            raise AccountError(f"mot de passe trop court ({PASSWORD_MIN} caractères au moins)")
+        digest = generate_password_hash(password, method="scrypt")
+        try:
+            with self._db() as db:
+                db.execute("INSERT INTO users VALUES (?, ?, ?, ?)", (name, role, digest, time.time()))
+        except sqlite3.IntegrityError:
+            raise AccountError(f"le compte {name!r} existe déjà") from None
+        return User(name, role)
+
+    def set_password(self, name: str, password: str) -> None:
+        if len(password) < PASSWORD_MIN:
+            raise AccountError(f"mot de passe trop court ({PASSWORD_MIN} caractères au moins)")
+        with self._db() as db:
+            cur = db.execute("UPDATE users SET password_hash=? WHERE name=?",
+                             (generate_password_hash(password, method="scrypt"), name))
+        if cur.rowcount == 0:
+            raise AccountError(f"compte inconnu : {name!r}")
+
+    def delete_user(self, name: str) -> None:
+        with self._db() as db:
+            if db.execute("DELETE FROM users WHERE name=?", (name,)).rowcount == 0:
+                raise AccountError(f"compte inconnu : {name!r}")
+
+    def users(self) -> list[User]:
+        with self._db() as db:
+            return [User(r["name"], r["role"]) for r in db.execute("SELECT * FROM users ORDER BY name")]
+
+    def user(self, name: str) -> User | None:
+        with self._db() as db:
+            row = db.execute("SELECT name, role FROM users WHERE name=?", (name,)).fetchone()
+        return User(row["name"], row["role"]) if row else None
+
+    def authenticate(self, name: str, password: str) -> User | None:
+        with self._db() as db:
+            row = db.execute("SELECT * FROM users WHERE name=?", (name,)).fetchone()
+        if row is None:
+            check_password_hash(_DUMMY_HASH, password)
+            return None
+        if not check_password_hash(row["password_hash"], password):
+            return None
+        return User(row["name"], row["role"])
+
+    # ------------------------------------------------------------------ allowlist
+    def allow(self, entry: str) -> None:
+        with self._db() as db:
+            db.execute("INSERT OR IGNORE INTO allowlist VALUES (?, ?)", (entry, time.time()))
+
+    def disallow(self, entry: str) -> bool:
+        with self._db() as db:
+            return db.execute("DELETE FROM allowlist WHERE entry=?", (entry,)).rowcount > 0
+
+    def allowlist(self) -> list[str]:
+        with self._db() as db:
+            return [r["entry"] for r in db.execute("SELECT entry FROM allowlist ORDER BY entry")]
+
+    # ------------------------------------------------------------------ runs
+    def add_run(self, run_id: str, owner: str, job: str, target_key: str, params: dict,
+                argv: list, run_dir: Path) -> None:
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO runs (id, owner, job, target_key, params, argv, status, created_at, run_dir)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                (run_id, owner, job, target_key, json.dumps(params, ensure_ascii=False),
+                 json.dumps(argv), time.time(), str(run_dir)))
+
+    def update_run(self, run_id: str, **fields) -> None:
+        allowed = {"status", "started_at", "finished_at", "pid", "exit_code", "verdict", "message"}
+        if not fields or not set(fields) <= allowed:
+            raise ValueError(f"bad run fields: {sorted(fields)}")
+        assignments = ", ".join(f"{k}=?" for k in fields)
+        with self._db() as db:
+            db.execute(f"UPDATE runs SET {assignments} WHERE id=?", (*fields.values(), run_id))
+
+    def run(self, run_id: str) -> Run | None:
+        with self._db() as db:
+            row = db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        return _run(row) if row else None
+
+    def runs(self, owner: str | None = None, limit: int = 200) -> list[Run]:
+        """Most recent first; only ``owner``'s runs when given."""
+        with self._db() as db:
+            if owner is None:
+                rows = db.execute("SELECT * FROM runs ORDER BY created_at DESC LIMIT ?", (limit,))
+            else:
+                rows = db.execute("SELECT * FROM runs WHERE owner=? ORDER BY created_at DESC LIMIT ?",
+                                  (owner, limit))
+            return [_run(r) for r in rows]
+
+    def runs_with_status(self, *statuses: str) -> list[Run]:
+        marks = ",".join("?" * len(statuses))
+        with self._db() as db:
+            rows = db.execute(f"SELECT * FROM runs WHERE status IN ({marks}) ORDER BY created_at",
+                              statuses)
+            return [_run(r) for r in rows]
+
+    # ------------------------------------------------------------------ secret reveals
+    def reveal_once(self, fingerprint: str, by: str) -> bool:
+        """Record that the secret of ``fingerprint`` is shown now; False if it already was."""
+        try:
+            with self._db() as db:
+                db.execute("INSERT INTO reveals VALUES (?, ?, ?)", (fingerprint, by, time.time()))
+            return True
+        except sqlite3.IntegrityError:
+            return False
+
+    def revealed(self, fingerprint: str) -> tuple[str, float] | None:
+        with self._db() as db:
+            row = db.execute("SELECT * FROM reveals WHERE fingerprint=?", (fingerprint,)).fetchone()
+        return (row["revealed_by"], row["revealed_at"]) if row else None
+
+
+def _run(row) -> Run:
+    data = dict(row)
+    data["params"] = json.loads(data["params"])
+    data["argv"] = json.loads(data["argv"])
+    return Run(**data)

@@ -1,0 +1,91 @@
+"""Accounts, sessions and CSRF over real HTTP (requests against the served console)."""
+
+import re
+
+import pytest
+import requests
+
+from mssante_conformance.console.access import csrf_valid
+from mssante_conformance.console.store import AccountError, ConsoleStore
+
+from .conftest import PASSWORDS
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _login(base, name, password=None):
+    s = requests.Session()
+    page = s.get(f"{base}/console/connexion", timeout=10)
+    token = TOKEN.search(page.text).group(1)
+    r = s.post(f"{base}/console/connexion", timeout=10, allow_redirects=False,
+               data={"name": name, "password": password or PASSWORDS[name], "csrf_token": token})
+    return s, r
+
+
+def test_csrf_compare():
+    assert csrf_valid("abc", "abc")
+    assert not csrf_valid("abc", "abd")
+    assert not csrf_valid("abc", None) and not csrf_valid(None, None) and not csrf_valid("", "")
+
+
+def test_login_wrong_password_refused(served_console):
+    _, r = _login(served_console.url, "alice", "pas-le-bon-mot-de-passe")
+    assert r.status_code == 401
+    assert "Identifiant ou mot de passe incorrect" in r.text
+
+
+def test_pages_need_a_session(served_console):
+    r = requests.get(f"{served_console.url}/console/lancements", timeout=10, allow_redirects=False)
+    assert r.status_code == 302 and "/console/connexion" in r.headers["Location"]
+
+
+def test_post_without_csrf_token_refused(served_console):
+    s, r = _login(served_console.url, "alice")
+    assert r.status_code == 302
+    r = s.post(f"{served_console.url}/console/jobs/api-lps-tls", data={"target": "reference"}, timeout=10)
+    assert r.status_code == 400 and "anti-CSRF" in r.text
+    r = s.post(f"{served_console.url}/console/jobs/api-lps-tls", timeout=10,
+               data={"target": "reference", "csrf_token": "forged-token"})
+    assert r.status_code == 400
+    assert served_console.console.store.runs() == []
+
+
+def test_login_without_csrf_token_refused(served_console):
+    r = requests.post(f"{served_console.url}/console/connexion", timeout=10,
+                      data={"name": "alice", "password": PASSWORDS["alice"]})
+    assert r.status_code == 400
+
+
+def test_auditor_cannot_launch(served_console):
+    s, _ = _login(served_console.url, "audrey")
+    token = TOKEN.search(s.get(f"{served_console.url}/console/jobs/api-lps-tls", timeout=10).text).group(1)
+    r = s.post(f"{served_console.url}/console/jobs/api-lps-tls", timeout=10,
+               data={"target": "reference", "csrf_token": token})
+    assert r.status_code == 403
+    assert served_console.console.store.runs() == []
+
+
+def test_exposed_console_refuses_unlisted_targets(served_console):
+    served_console.console.exposed = True
+    s, _ = _login(served_console.url, "alice")
+    token = TOKEN.search(s.get(f"{served_console.url}/console/jobs/api-lps-tls", timeout=10).text).group(1)
+    r = s.post(f"{served_console.url}/console/jobs/api-lps-tls", timeout=10,
+               data={"target": "operator", "operator_urls": "imaps://127.0.0.2:993", "csrf_token": token})
+    assert r.status_code == 400
+    assert "Cible non autorisée sur cette plateforme : 127.0.0.2" in r.text
+    assert served_console.console.store.runs() == []
+
+
+def test_passwords_are_hashed_and_checked(tmp_path):
+    store = ConsoleStore(tmp_path)
+    store.create_user("carole", "admin", "un-mot-de-passe-long")
+    assert b"un-mot-de-passe-long" not in (tmp_path / "console.sqlite3").read_bytes()
+    assert store.authenticate("carole", "un-mot-de-passe-long").role == "admin"
+    assert store.authenticate("carole", "autre-mot-de-passe") is None
+    assert store.authenticate("personne", "un-mot-de-passe-long") is None
+    with pytest.raises(AccountError):
+        store.create_user("carole", "operator", "un-mot-de-passe-long")
+    with pytest.raises(AccountError):
+        store.create_user("dan", "operator", "court")
+    with pytest.raises(AccountError):
+        store.create_user("dan", "superuser", "un-mot-de-passe-long")

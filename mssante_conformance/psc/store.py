@@ -99,6 +99,7 @@ class Store:
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=5,
                                    isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable enough for a test stub
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ from mssante_conformance.psc.state import BouchonState, GrantedUser
 from mssante_conformance.psc.validation import check_claims, verify_signature
 
 SSO_COOKIE = "PSC_BOUCHON_SSO"
+CLIENT_AUTH_ENDPOINTS = {"psc.token", "psc.introspect", "psc.revoke", "psc.logout"}
 OIDC = "/protocol/openid-connect"
 
 
@@ -40,6 +41,9 @@ def create_oidc_blueprint(state: BouchonState, server) -> Blueprint:
 
     @bp.before_request
     def reject_garbled_basic_auth():
+        # authlib would fail with a 500 on Basic credentials that are not UTF-8.
+        if request.endpoint not in CLIENT_AUTH_ENDPOINTS:
+            return None
         auth = request.headers.get("Authorization", "")
         if auth[:6].lower() == "basic ":
             try:

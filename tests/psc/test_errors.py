@@ -170,6 +170,7 @@ def test_logout_errors(bouchon):
 def test_unknown_paths_and_methods(bouchon):
     assert get(bouchon.url + "/nope").status_code == 404
     assert post(bouchon.jwks_uri).status_code == 405
+    assert get(bouchon.jwks_uri, headers={"Authorization": "Basic /w=="}).status_code == 200
     garbled = post(bouchon.token_endpoint, data=b"\xff\xfe=\x00&grant_type=\xc3",
                    headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert garbled.status_code == 400

@@ -186,20 +186,24 @@ def test_failure_exchange_and_session_still_usable(target, evidence):
                                      "n'a pas pu être provoqué")
 
 
+# name → (payload, the server may close the connection instead of answering NO/BAD).
+# A server protecting itself from an oversized line by hanging up is neither a crash nor a hang
+# (Dovecot's login process does exactly that beyond its input buffer); a syntactically
+# malformed payload of ordinary size must get a tagged NO or BAD.
 MALFORMED_PAYLOADS = {
-    "pas du base64": "!!!pas-du-base64!!!",
-    "base64 sans séparateurs": base64.b64encode(b"user=a@b auth=Bearer x").decode(),
-    "sans auth": base64.b64encode(b"user=a@b.test\x01\x01").decode(),
-    "Bearer vide": base64.b64encode(b"user=a@b.test\x01auth=Bearer \x01\x01").decode(),
-    "octets binaires": base64.b64encode(bytes(range(256))).decode(),
-    "charge de 12 Kio": base64.b64encode(b"user=a@b.test\x01auth=Bearer " + b"A" * 12288 + b"\x01\x01").decode(),
+    "pas du base64": ("!!!pas-du-base64!!!", False),
+    "base64 sans séparateurs": (base64.b64encode(b"user=a@b auth=Bearer x").decode(), False),
+    "sans auth": (base64.b64encode(b"user=a@b.test\x01\x01").decode(), False),
+    "Bearer vide": (base64.b64encode(b"user=a@b.test\x01auth=Bearer \x01\x01").decode(), False),
+    "octets binaires": (base64.b64encode(bytes(range(256))).decode(), False),
+    "charge de 12 Kio": (base64.b64encode(b"user=a@b.test\x01auth=Bearer " + b"A" * 12288 + b"\x01\x01").decode(), True),
 }
 
 
 @pytest.mark.check("LPS-IMAP-16")
 def test_malformed_payloads_answered_without_crash(target, evidence):
     for endpoint in target.imap:
-        for name, payload in MALFORMED_PAYLOADS.items():
+        for name, (payload, may_close) in MALFORMED_PAYLOADS.items():
             with imap_session(target, evidence, endpoint, label=f"charge malformée : {name}") as p:
                 attempt = p.authenticate_raw("XOAUTH2", payload)
             evidence.fact(f"{endpoint.url} / {name}", attempt.to_dict())
@@ -207,7 +211,9 @@ def test_malformed_payloads_answered_without_crash(target, evidence):
                 f"{endpoint.url} : aucune réponse à une charge XOAUTH2 malformée ({name}) : blocage"
             )
             assert not attempt.accepted, f"{endpoint.url} : charge XOAUTH2 malformée ({name}) acceptée"
-            assert attempt.outcome is AuthOutcome.REJECTED and attempt.status in ("NO", "BAD", "BYE"), (
+            answered = attempt.outcome is AuthOutcome.REJECTED and attempt.status in ("NO", "BAD", "BYE")
+            closed = attempt.outcome is AuthOutcome.CONNECTION_CLOSED
+            assert answered or (may_close and closed), (
                 f"{endpoint.url} : charge malformée ({name}) : NO ou BAD attendu ({said(attempt)})"
             )
         with imap_session(target, evidence, endpoint, label="le serveur répond encore") as p:

@@ -47,6 +47,7 @@ class Target:
     mta_ca_file: Path | None = None  # trust anchor of the MX's server certificate
     trusted_domains: tuple[str, ...] = ()  # the trust-space whitelist
     pki: Any = None  # the harness's test PKI (TestPKI)
+    workdir: Path | None = None  # private files of the run (bouchon store, PKI, sink), removed at the end
 
     @property
     def sink_available(self) -> bool:
@@ -109,9 +110,11 @@ def open_target(settings: RunSettings, secrets: SecretRegistry):
         workdir = Path(tempfile.mkdtemp(prefix="mssante-conformance-"))
         stack.callback(shutil.rmtree, workdir, ignore_errors=True)
         if settings.embedded_reference:
-            yield _embedded_reference(settings, secrets, stack, workdir)
+            target = _embedded_reference(settings, secrets, stack, workdir)
         else:
-            yield _named_operator(settings, secrets, stack, workdir)
+            target = _named_operator(settings, secrets, stack, workdir)
+        target.workdir = workdir
+        yield target
 
 
 def _start_bouchon(settings: RunSettings, stack, workdir: Path):

@@ -1,0 +1,117 @@
+"""A run as a whole: no token anywhere, faults end as `error` (never pass/fail), reproducibility."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from mssante_conformance.report import compare, load_report
+
+REPO = Path(__file__).resolve().parents[2]
+SUITES = REPO / "mssante_conformance" / "suites"
+
+
+def test_no_minted_token_appears_in_reports_stores_logs_or_output(tmp_path):
+    result = tmp_path / "leakprobe.json"
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    env = {**os.environ, "LEAKPROBE_RESULT": str(result), "LEAKPROBE_STDOUT": str(out),
+           "LEAKPROBE_STDERR": str(err), "PYTHONPATH": str(REPO)}
+    with open(out, "w") as o, open(err, "w") as e:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", str(SUITES), "-c", str(SUITES / "pytest.ini"),
+             "--rootdir", str(SUITES), "-p", "no:cacheprovider", "-p", "tests.e2e.leakprobe",
+             "-v", "-k", "test_imap or test_smtp", "--report-dir", str(tmp_path / "report")],
+            stdout=o, stderr=e, env=env, cwd=REPO, timeout=600)
+    assert result.is_file(), out.read_text()[-3000:] + err.read_text()[-3000:]
+    probe = json.loads(result.read_text())
+    assert probe["leaks"] == {}
+    # the probe looked where tokens could have gone, and the run minted many of them
+    assert probe["secrets"] >= 40
+    scanned = " ".join(probe["scanned"])
+    for where in ("report.json", "report.html", "progress.jsonl", "dovecot.log", "token-adapter.log",
+                  "postfix.log", "stdout"):
+        assert where in scanned, where
+    assert any(name.endswith(".sqlite3") or name.endswith(".db") for name in probe["scanned"]), scanned
+    assert proc.returncode == 0, out.read_text()[-3000:]
+
+
+def run(tmp_path: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mssante_conformance.cli", "run",
+                           "--report-dir", str(tmp_path), *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_unknown_scheme_is_a_usage_error(tmp_path):
+    proc = run(tmp_path, "--operator-url", "pop3://127.0.0.1:110")
+    assert proc.returncode == 2
+    assert "schéma inconnu" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def not_imap_server():
+    """A loopback server that greets like an HTTP server and then says nothing."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    stop = threading.Event()
+
+    def serve():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_unreachable_and_wrong_servers_end_as_errors_and_the_run_is_incomplete(tmp_path, not_imap_server):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()  # nothing listens there any more
+    proc = run(tmp_path, "--operator-url", f"imaps://127.0.0.1:{closed_port}",
+               "--operator-url", f"smtp://127.0.0.1:{not_imap_server}",
+               "--bal", "jean.dupont@op.test", "--idnat", "899700366240",
+               "--network-timeout", "2", "-k", "api_lps")
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert proc.returncode == 3, proc.stdout[-3000:]
+    report = load_report(tmp_path / "report.json")
+    assert report["verdict"] == "incomplet"
+    by_id = {c["id"]: c for c in report["checks"]}
+    # nothing was exercised, so nothing may pass or fail
+    assert {c["outcome"] for c in by_id.values()} <= {"error", "not_applicable"}, {
+        k: (c["outcome"], c["reason"]) for k, c in by_id.items()}
+    assert "refus" in by_id["LPS-IMAP-03"]["reason"] or "connexion" in by_id["LPS-IMAP-03"]["reason"]
+    assert "n'est pas un serveur SMTP" in by_id["LPS-SMTP-03"]["reason"], by_id["LPS-SMTP-03"]["reason"]
+    assert all("\n" not in c["reason"] and c["reason"] for c in by_id.values())
+    # LPS-CERT needs a client certificate that was not given
+    assert by_id["LPS-CERT-01"]["outcome"] == "not_applicable"
+
+
+def test_two_runs_against_the_reference_give_the_same_verdict_and_outcomes(tmp_path):
+    procs = [subprocess.Popen([sys.executable, "-m", "mssante_conformance.cli", "run", "--report-dir",
+                               str(tmp_path / name), "-k", "test_imap or test_auth_cli"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for name in ("a", "b")]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    a, b = load_report(tmp_path / "a" / "report.json"), load_report(tmp_path / "b" / "report.json")
+    assert compare(a, b) == []
+    assert len(a["checks"]) == 19

@@ -46,6 +46,7 @@ class Console:
     public_url: str | None
     bouchon: object | None
     bouchon_url: str | None
+    pdf_timeout: float = 120.0
 
     @property
     def runs_dir(self) -> Path:
@@ -67,18 +68,31 @@ def _session_key(data_dir: Path) -> bytes:
     return path.read_bytes()
 
 
+def _run_env(app, bouchon) -> dict | None:
+    """The runs' environment: the bouchon's admin secret for ``--bouchon-url`` (never a flag)."""
+    from mssante_conformance.console.operator_setup import find_bouchon
+    from mssante_conformance.settings import ADMIN_SECRET_ENV
+
+    bouchon = bouchon if bouchon is not None else find_bouchon(app)
+    secret = getattr(getattr(bouchon, "config", None), "admin_secret", None)
+    if not secret or os.environ.get(ADMIN_SECRET_ENV):
+        return None
+    return {**os.environ, ADMIN_SECRET_ENV: secret}
+
+
 def init_console(app, data_dir: str | os.PathLike | None = None, *, exposed: bool = False,
                  public_url: str | None = None, bouchon=None, bouchon_url: str | None = None,
-                 url_prefix: str = "/console", max_workers: int = 4) -> Console:
+                 url_prefix: str = "/console", max_workers: int = 4,
+                 pdf_timeout: float = 120.0) -> Console:
     """Mount the console blueprint on ``app`` and start its worker; returns the Console."""
     from mssante_conformance.console.views import blueprint
 
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     store = ConsoleStore(data_dir)
     (data_dir / "runs").mkdir(exist_ok=True, mode=0o700)
-    worker = RunWorker(store, max_workers=max_workers)
+    worker = RunWorker(store, max_workers=max_workers, env=_run_env(app, bouchon))
     console = Console(data_dir, store, worker, exposed, public_url.rstrip("/") if public_url else None,
-                      bouchon, bouchon_url)
+                      bouchon, bouchon_url, pdf_timeout)
     if not app.secret_key:
         app.secret_key = _session_key(data_dir)
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)

@@ -33,7 +33,7 @@ class BouchonFacts:
         return fingerprint(self.client_secret) if self.client_secret else None
 
 
-def _find_bouchon(app):
+def find_bouchon(app):
     for value in app.extensions.values():
         if hasattr(value, "operator_client") and (hasattr(value, "issuer") or hasattr(value, "config")):
             return value
@@ -41,7 +41,7 @@ def _find_bouchon(app):
 
 
 def bouchon_facts(app, bouchon, public_url: str) -> BouchonFacts:
-    bouchon = bouchon if bouchon is not None else _find_bouchon(app)
+    bouchon = bouchon if bouchon is not None else find_bouchon(app)
     issuer = None
     client_id, secret = DEFAULT_OPERATOR_CLIENT_ID, None
     if bouchon is not None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
+import signal
+import subprocess
+import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -70,8 +75,18 @@ def _globals():
 @blueprint.errorhandler(400)
 @blueprint.errorhandler(403)
 @blueprint.errorhandler(404)
+@blueprint.errorhandler(405)
+@blueprint.errorhandler(413)
 def _error(exc):
     return render_template("console/error.html", code=exc.code, message=exc.description), exc.code
+
+
+@blueprint.errorhandler(500)
+def _fault(exc):  # never a traceback to the user
+    current_app.logger.error("console fault on %s: %s", request.path,
+                             type(getattr(exc, "original_exception", exc)).__name__)
+    return render_template("console/error.html", code=500,
+                           message="Erreur interne de la console ; le lancement éventuel n'est pas perdu."), 500
 
 
 # ------------------------------------------------------------------------------ access
@@ -216,16 +231,39 @@ def report_file(run_id, fmt):
                      download_name=f"rapport-conformite-{run.id}.{fmt}")
 
 
-def _render_pdf(report_dir: Path) -> None:
-    """Render report.pdf from report.json on first request (WeasyPrint takes seconds)."""
-    from mssante_conformance.report import load_report, write_report
+_PDF_LOCK = threading.Lock()  # one WeasyPrint at a time: it is CPU-heavy
 
+
+def _render_pdf(report_dir: Path) -> None:
+    """Render report.pdf from report.json on first request, in a subprocess with a timeout
+    (the `report` command also checks the report's integrity before rendering it)."""
+    timeout = _console().pdf_timeout
+    unavailable = ("Le rapport PDF n'a pas pu être produit ; les formats HTML et JSON restent "
+                   "disponibles.")
+    if not _PDF_LOCK.acquire(timeout=timeout):
+        abort(404, description=unavailable)
     try:
-        write_report(load_report(report_dir / "report.json"), report_dir, formats=("pdf",))
-    except Exception as exc:  # a renderer fault must not become a traceback for the user
-        current_app.logger.error("PDF rendering failed for %s: %s", report_dir, type(exc).__name__)
-        abort(404, description="Le rapport PDF n'a pas pu être produit ; les formats HTML et JSON "
-                               "restent disponibles.")
+        if (report_dir / "report.pdf").exists():
+            return
+        partial = report_dir / ".report.pdf.tmp"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mssante_conformance.cli", "report", str(report_dir / "report.json"),
+             "--format", "pdf", "-o", str(partial)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            code = None
+        if code != 0 or not partial.exists():
+            partial.unlink(missing_ok=True)
+            current_app.logger.error("PDF rendering failed for %s (exit %s)", report_dir, code)
+            abort(404, description=unavailable)
+        os.replace(partial, report_dir / "report.pdf")
+    finally:
+        _PDF_LOCK.release()
 
 
 # ------------------------------------------------------------------------------ operator setup

@@ -63,6 +63,9 @@ def test_restart_marks_a_crashed_run_interrupted(tmp_path):
 def test_process_alive_refuses_a_recycled_pid(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", str(tmp_path / "run")])
     try:
+        deadline = time.monotonic() + 10  # until the child has exec'd (its cmdline is ours before)
+        while not process_alive(proc.pid, str(tmp_path / "run")) and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert process_alive(proc.pid, str(tmp_path / "run"))
         assert not process_alive(proc.pid, str(tmp_path / "another-run"))
     finally:

@@ -204,7 +204,7 @@ def run(run_id):
     run = _visible_run(run_id)
     view = _run_view(run)
     report = read_report(run.report_dir) if run.status == "finished" else None
-    counts = report.get("counts", {}) if report else {}
+    counts = (report.get("counts") or {}).get("outcomes", {}) if report else {}
     return render_template("console/run.html", run=run, job=JOBS_BY_ID.get(run.job), view=view,
                            counts=counts, report=report)
 

@@ -34,6 +34,9 @@ def register(subparsers) -> None:
                         help="fichier contenant le secret de l'API d'administration de test "
                         f"(ou variable {ADMIN_SECRET_ENV}); sans secret, l'API est absente")
     parser.add_argument("--threads", type=int, default=8, help="fils d'exécution (défaut 8)")
+    parser.add_argument("--console-dir", type=Path, help="répertoire de la console web (comptes, "
+                        "lancements ; défaut $MSSANTE_CONFORMANCE_HOME/console ou ./var/console, "
+                        "celui de `mssante-conformance console`)")
     parser.set_defaults(func=run)
 
 
@@ -117,8 +120,28 @@ def run(args) -> int:
     url_file = config.data_dir / PUBLIC_URL_FILE
     url_file.write_text(config.public_url + "\n", encoding="utf-8")
     print(describe(state, (config.data_dir / CLIENTS_FILE).resolve()), flush=True)
-    serve(create_app(config, state), args.host, args.port, args.threads)
+    from mssante_conformance.console import default_data_dir, init_console
+
+    app = create_app(config, state)
+    console_dir = args.console_dir or default_data_dir()
+    # Bound elsewhere than loopback, the console only aims at targets an admin allowed.
+    init_console(app, console_dir, exposed=not _is_loopback(args.host),
+                 public_url=config.public_url, bouchon=state, bouchon_url=config.public_url)
+    print(f"  console web          : {config.public_url}/console (comptes : "
+          f"mssante-conformance console --data-dir {console_dir} create-user NOM)", flush=True)
+    serve(app, args.host, args.port, args.threads)
     return 0
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def serve(app, host: str, port: int, threads: int) -> None:

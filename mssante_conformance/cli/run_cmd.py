@@ -68,9 +68,18 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     return argv
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run(args: argparse.Namespace) -> int:
+    import signal
+
     import pytest
 
+    # SIGTERM (a console stopping a run, a CI timeout) must tear down like Ctrl-C does: the
+    # embedded reference's Dovecot and Postfix run in their own sessions and would outlive us.
+    signal.signal(signal.SIGTERM, _interrupt)
     probe = _VerdictProbe()
     code = pytest.main(pytest_args(args), plugins=[probe])
     if code == pytest.ExitCode.USAGE_ERROR:

@@ -120,3 +120,29 @@ def test_two_runs_against_the_reference_give_the_same_verdict_and_outcomes(tmp_p
                           text=True, timeout=60).stdout
     assert "CONFORME" in text.upper()
     assert all(c["id"] in text for c in a["checks"])
+
+
+def _reference_pids() -> set[int]:
+    out = subprocess.run(["pgrep", "-f", "mssante-ref-"], capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+def test_sigterm_mid_run_leaves_no_server_behind(tmp_path):
+    import signal
+    import time
+
+    before = _reference_pids()
+    proc = subprocess.Popen([sys.executable, "-m", "mssante_conformance.cli", "run", "--report-dir",
+                             str(tmp_path), "-k", "test_imap"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while not (_reference_pids() - before) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    started = _reference_pids() - before
+    assert started, "the reference operator never started"
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert "Traceback" not in out
+    time.sleep(0.5)
+    assert not (_reference_pids() & started), f"left behind: {_reference_pids() & started}"

@@ -51,6 +51,9 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
 
     argv = [str(Path(suites.__file__).parent), "-p", "no:cacheprovider",
             "--rootdir", str(Path(suites.__file__).parent), "-c", str(Path(suites.__file__).parent / "pytest.ini")]
+    # The harness package is imported before pytest starts, so pytest cannot rewrite its
+    # asserts; that is expected and not the user's concern.
+    argv += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     argv.append("-v" if args.verbose else "-q")
     if args.pytest_k:
         argv += ["-k", args.pytest_k]

@@ -74,7 +74,7 @@ class Target:
             "idnat": self.idnat,
             "other_idnat": self.other_idnat,
             "embedded_reference": self.reference is not None,
-            "reference_profile": getattr(self.reference, "profile", None),
+            "reference_profile": self.reference.profile.name if self.reference is not None else None,
         }
 
 

@@ -77,8 +77,13 @@ def missing_needs(check: Check, target) -> list[str]:
         "lps": bool(target.imap or target.smtp),
     }
     wanted = set(check.needs)
-    if FAMILY_ENDPOINTS.get(check.family):
-        wanted.add(FAMILY_ENDPOINTS[check.family])
+    endpoint_kind = FAMILY_ENDPOINTS.get(check.family)
+    if check.family == "OPI-OUT" and getattr(target, "outbound_mode", "auto") == "manual":
+        # the operator's own system sends the message: no API LPS submission is needed
+        endpoint_kind = None
+        wanted -= {"idnat", "bouchon_trusted"}
+    if endpoint_kind:
+        wanted.add(endpoint_kind)
     return sorted(n for n in wanted if not have.get(n, False))
 
 

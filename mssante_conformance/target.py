@@ -38,6 +38,7 @@ class Target:
     network_timeout: float = 10.0
     delivery_timeout: float = 60.0
     tls_transition: str = "during"
+    outbound_mode: str = "auto"  # auto: the harness submits through the API LPS; manual: the operator sends
     foreign_client: tuple[str, str] | None = None  # (cert, key) under a CA outside IGC Santé
     expired_client: tuple[str, str] | None = None  # (cert, key) of the operator's CA, expired
     reference: Any = None  # ReferenceOperator when embedded
@@ -114,6 +115,7 @@ def open_target(settings: RunSettings, secrets: SecretRegistry):
         else:
             target = _named_operator(settings, secrets, stack, workdir)
         target.workdir = workdir
+        target.outbound_mode = settings.outbound_mode
         yield target
 
 

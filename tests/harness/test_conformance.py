@@ -78,3 +78,11 @@ def test_evidence_is_redacted_even_in_facts():
     data = ev.to_dict()
     assert token not in repr(data)
     assert data["transcripts"][0]["title"] == "IMAP imaps://127.0.0.2:993"
+
+
+def test_manual_outbound_mode_needs_no_api_lps_submission():
+    catalog = load_catalog()
+    auto = _target(smtp=[], sink_available=True)
+    manual = _target(smtp=[], sink_available=True, idnat=None, outbound_mode="manual")
+    assert missing_needs(catalog.check("OPI-OUT-01"), auto) == ["smtp"]
+    assert missing_needs(catalog.check("OPI-OUT-01"), manual) == []

@@ -115,6 +115,9 @@ def open_target(settings: RunSettings, secrets: SecretRegistry):
         else:
             target = _named_operator(settings, secrets, stack, workdir)
         target.workdir = workdir
+        target.network_timeout = settings.network_timeout
+        target.delivery_timeout = settings.delivery_timeout
+        target.tls_transition = settings.tls_transition
         target.outbound_mode = settings.outbound_mode
         yield target
 
@@ -164,9 +167,6 @@ def _named_operator(settings, secrets, stack, workdir) -> Target:
         mx=_mx_endpoint(settings.operator_mx),
         bouchon=bouchon,
         secrets=secrets,
-        network_timeout=settings.network_timeout,
-        delivery_timeout=settings.delivery_timeout,
-        tls_transition=settings.tls_transition,
         foreign_client=_pair(harness_pki.foreign_client),
         sink=sink,
         sink_domain=sink.domain if sink else None,
@@ -231,9 +231,6 @@ def _embedded_reference(settings, secrets, stack, workdir) -> Target:
         mx=_mx_endpoint(operator.endpoints.get("mx")),
         bouchon=bouchon,
         secrets=secrets,
-        network_timeout=settings.network_timeout,
-        delivery_timeout=settings.delivery_timeout,
-        tls_transition=settings.tls_transition,
         foreign_client=_pair(pki.foreign_client),
         expired_client=_pair(pki.expired_client),
         reference=operator,

@@ -105,6 +105,25 @@ def trust_hint(target: Target, calls: list[dict]) -> str:
 
 
 # ------------------------------------------------------------------------------ token checks
+# The tokens a rejection check presents, and how its reason names them.
+REFUSED_VARIANTS = {
+    "expired": "un jeton PSC expiré",
+    "not_yet_valid": "un jeton pas encore valide",
+    "foreign_issuer": "un jeton d'un autre émetteur que PSC",
+    "forged_signature": "un jeton à la signature falsifiée",
+    "unsigned": "un jeton non signé (alg: none)",
+    "hs256_public_key": "un jeton HS256 signé avec la clé publique PSC",
+    "tampered_payload": "un jeton au contenu altéré",
+    "revoked": "un jeton révoqué",
+}
+
+
+def rejection_params(check_ids: dict[str, str]) -> list:
+    """``pytest.param``s of a rejection test, one per check: ``{check id: variant}``."""
+    import pytest
+
+    return [pytest.param(variant, marks=pytest.mark.check(check_id), id=check_id)
+            for check_id, variant in check_ids.items()]
 class TokenTrial:
     """Authenticate with a token of a given variant on every endpoint of a protocol and
     record, per endpoint, what the server answered and what the bouchon saw."""
@@ -113,19 +132,17 @@ class TokenTrial:
         self.target = target
         self.evidence = evidence
 
-    def imap(self, endpoint, variant: str, *, idnat: str | None = None, label: str = "") -> AuthAttempt:
+    def attempt(self, protocol: str, endpoint, variant: str, *, idnat: str | None = None,
+                label: str = "") -> AuthAttempt:
+        """XOAUTH2 with a fresh token of ``variant`` on ``endpoint`` (``imap`` or ``smtp``)."""
         minted = self._mint(variant, idnat)
         since = time.time()
-        with imap_session(self.target, self.evidence, endpoint, label=label or f"jeton {variant}") as p:
-            attempt = p.authenticate_xoauth2(self.target.bal, minted.token)
-        self._record(endpoint, variant, minted, attempt, since)
-        return attempt
-
-    def smtp(self, endpoint, variant: str, *, idnat: str | None = None, label: str = "") -> AuthAttempt:
-        minted = self._mint(variant, idnat)
-        since = time.time()
-        with smtp_session(self.target, self.evidence, endpoint, label=label or f"jeton {variant}") as p:
-            attempt = p.auth_xoauth2(self.target.bal, minted.token)
+        session = imap_session if protocol == "imap" else smtp_session
+        with session(self.target, self.evidence, endpoint, label=label or f"jeton {variant}") as p:
+            if protocol == "imap":
+                attempt = p.authenticate_xoauth2(self.target.bal, minted.token)
+            else:
+                attempt = p.auth_xoauth2(self.target.bal, minted.token)
         self._record(endpoint, variant, minted, attempt, since)
         return attempt
 
@@ -149,7 +166,7 @@ class TokenTrial:
 
 def assert_valid_accepted(trial: TokenTrial, protocol: str, endpoint) -> AuthAttempt:
     """A valid token of the BAL holder must open the session."""
-    attempt = getattr(trial, protocol)(endpoint, "valid", label="jeton valide du titulaire")
+    attempt = trial.attempt(protocol, endpoint, "valid", label="jeton valide du titulaire")
     assert attempt.accepted, (
         f"{endpoint.url} : le jeton PSC valide du titulaire est refusé ({said(attempt)})"
         + trust_hint(trial.target, trial.last_calls)
@@ -165,7 +182,7 @@ def control_valid_token(trial: TokenTrial, protocol: str, endpoint, settings) ->
         trial.evidence.fact("témoin", "sans témoin (profil monitoring) : le refus n'est pas comparé "
                                        "à l'acceptation d'un jeton valide")
         return
-    attempt = getattr(trial, protocol)(endpoint, "valid", label="témoin : jeton valide")
+    attempt = trial.attempt(protocol, endpoint, "valid", label="témoin : jeton valide")
     if not attempt.accepted:
         raise CheckNotCarriedOut(
             f"{endpoint.url} : témoin en échec, un jeton valide est refusé ({said(attempt)}) — "
@@ -179,7 +196,7 @@ def assert_token_refused(trial: TokenTrial, protocol: str, variant: str, setting
     endpoints = trial.target.imap if protocol == "imap" else trial.target.smtp
     for endpoint in endpoints:
         control_valid_token(trial, protocol, endpoint, settings)
-        attempt = getattr(trial, protocol)(endpoint, variant, idnat=idnat)
+        attempt = trial.attempt(protocol, endpoint, variant, idnat=idnat)
         if attempt.outcome is AuthOutcome.NO_RESPONSE:
             raise CheckNotCarriedOut(f"{endpoint.url} : aucune réponse à l'authentification ({what})")
         assert not attempt.accepted, f"{endpoint.url} : {what} est accepté ({said(attempt)})"

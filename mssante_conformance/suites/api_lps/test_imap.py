@@ -12,11 +12,13 @@ from mssante_conformance.conformance import CheckNotCarriedOut
 from mssante_conformance.mail.classify import AuthOutcome
 from mssante_conformance.mail.errors import StartTlsRefused
 from mssante_conformance.suites.support import (
+    REFUSED_VARIANTS,
     TokenTrial,
     assert_token_refused,
     bouchon_calls_since,
     assert_valid_accepted,
     imap_session,
+    rejection_params,
     said,
     starttls_endpoints,
     trust_hint,
@@ -95,62 +97,24 @@ def test_valid_token_of_the_holder_opens_the_bal(target, evidence, trial):
         assert selected.ok, f"{endpoint.url} : SELECT INBOX refusé (« {selected.status} {selected.text} »)"
 
 
-REJECTIONS = {
-    "LPS-IMAP-06": ("expired", "un jeton PSC expiré"),
-    "LPS-IMAP-07": ("not_yet_valid", "un jeton pas encore valide"),
-    "LPS-IMAP-08": ("foreign_issuer", "un jeton d'un autre émetteur que PSC"),
-    "LPS-IMAP-09": ("forged_signature", "un jeton à la signature falsifiée"),
-    "LPS-IMAP-10": ("unsigned", "un jeton non signé (alg: none)"),
-    "LPS-IMAP-11": ("hs256_public_key", "un jeton HS256 signé avec la clé publique PSC"),
-    "LPS-IMAP-12": ("tampered_payload", "un jeton au contenu altéré"),
-    "LPS-IMAP-14": ("revoked", "un jeton révoqué"),
-}
-
-
-@pytest.mark.check("LPS-IMAP-06")
-def test_expired_token_rejected(trial, settings):
-    assert_token_refused(trial, "imap", "expired", settings, what=REJECTIONS["LPS-IMAP-06"][1])
-
-
-@pytest.mark.check("LPS-IMAP-07")
-def test_not_yet_valid_token_rejected(trial, settings):
-    assert_token_refused(trial, "imap", "not_yet_valid", settings, what=REJECTIONS["LPS-IMAP-07"][1])
-
-
-@pytest.mark.check("LPS-IMAP-08")
-def test_foreign_issuer_token_rejected(trial, settings):
-    assert_token_refused(trial, "imap", "foreign_issuer", settings, what=REJECTIONS["LPS-IMAP-08"][1])
-
-
-@pytest.mark.check("LPS-IMAP-09")
-def test_forged_signature_rejected(trial, settings):
-    assert_token_refused(trial, "imap", "forged_signature", settings, what=REJECTIONS["LPS-IMAP-09"][1])
-
-
-@pytest.mark.check("LPS-IMAP-10")
-def test_unsigned_token_rejected(trial, settings):
-    assert_token_refused(trial, "imap", "unsigned", settings, what=REJECTIONS["LPS-IMAP-10"][1])
-
-
-@pytest.mark.check("LPS-IMAP-11")
-def test_hs256_confusion_rejected(trial, settings):
-    assert_token_refused(trial, "imap", "hs256_public_key", settings, what=REJECTIONS["LPS-IMAP-11"][1])
-
-
-@pytest.mark.check("LPS-IMAP-12")
-def test_tampered_payload_rejected(trial, settings):
-    assert_token_refused(trial, "imap", "tampered_payload", settings, what=REJECTIONS["LPS-IMAP-12"][1])
+@pytest.mark.parametrize("variant", rejection_params({
+    "LPS-IMAP-06": "expired",
+    "LPS-IMAP-07": "not_yet_valid",
+    "LPS-IMAP-08": "foreign_issuer",
+    "LPS-IMAP-09": "forged_signature",
+    "LPS-IMAP-10": "unsigned",
+    "LPS-IMAP-11": "hs256_public_key",
+    "LPS-IMAP-12": "tampered_payload",
+    "LPS-IMAP-14": "revoked",
+}))
+def test_token_rejected(trial, settings, variant):
+    assert_token_refused(trial, "imap", variant, settings, what=REFUSED_VARIANTS[variant])
 
 
 @pytest.mark.check("LPS-IMAP-13")
 def test_token_of_another_professional_rejected(trial, target, settings):
     assert_token_refused(trial, "imap", "valid", settings, idnat=target.other_idnat,
                          what=f"le jeton valide d'un non-titulaire (IDNAT {target.other_idnat})")
-
-
-@pytest.mark.check("LPS-IMAP-14")
-def test_revoked_token_rejected(trial, settings):
-    assert_token_refused(trial, "imap", "revoked", settings, what=REJECTIONS["LPS-IMAP-14"][1])
 
 
 @pytest.mark.check("LPS-IMAP-15")

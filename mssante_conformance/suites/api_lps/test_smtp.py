@@ -12,10 +12,12 @@ import pytest
 from mssante_conformance.conformance import CheckNotCarriedOut
 from mssante_conformance.mail.errors import StartTlsRefused
 from mssante_conformance.suites.support import (
+    REFUSED_VARIANTS,
     TokenTrial,
     assert_token_refused,
     assert_valid_accepted,
     bouchon_calls_since,
+    rejection_params,
     said,
     smtp_session,
     starttls_endpoints,
@@ -107,40 +109,18 @@ def test_valid_token_and_message_from_the_bal_accepted(target, evidence):
             assert data.code == 250, f"{endpoint.url} : message refusé après DATA ({data.code} {data.text})"
 
 
-@pytest.mark.check("LPS-SMTP-05")
-def test_expired_token_rejected(trial, settings):
-    assert_token_refused(trial, "smtp", "expired", settings, what="un jeton PSC expiré")
-
-
-@pytest.mark.check("LPS-SMTP-06")
-def test_not_yet_valid_token_rejected(trial, settings):
-    assert_token_refused(trial, "smtp", "not_yet_valid", settings, what="un jeton pas encore valide")
-
-
-@pytest.mark.check("LPS-SMTP-07")
-def test_foreign_issuer_token_rejected(trial, settings):
-    assert_token_refused(trial, "smtp", "foreign_issuer", settings, what="un jeton d'un autre émetteur que PSC")
-
-
-@pytest.mark.check("LPS-SMTP-08")
-def test_forged_signature_rejected(trial, settings):
-    assert_token_refused(trial, "smtp", "forged_signature", settings, what="un jeton à la signature falsifiée")
-
-
-@pytest.mark.check("LPS-SMTP-09")
-def test_unsigned_token_rejected(trial, settings):
-    assert_token_refused(trial, "smtp", "unsigned", settings, what="un jeton non signé (alg: none)")
-
-
-@pytest.mark.check("LPS-SMTP-10")
-def test_hs256_confusion_rejected(trial, settings):
-    assert_token_refused(trial, "smtp", "hs256_public_key", settings,
-                         what="un jeton HS256 signé avec la clé publique PSC")
-
-
-@pytest.mark.check("LPS-SMTP-11")
-def test_tampered_payload_rejected(trial, settings):
-    assert_token_refused(trial, "smtp", "tampered_payload", settings, what="un jeton au contenu altéré")
+@pytest.mark.parametrize("variant", rejection_params({
+    "LPS-SMTP-05": "expired",
+    "LPS-SMTP-06": "not_yet_valid",
+    "LPS-SMTP-07": "foreign_issuer",
+    "LPS-SMTP-08": "forged_signature",
+    "LPS-SMTP-09": "unsigned",
+    "LPS-SMTP-10": "hs256_public_key",
+    "LPS-SMTP-11": "tampered_payload",
+    "LPS-SMTP-15": "revoked",
+}))
+def test_token_rejected(trial, settings, variant):
+    assert_token_refused(trial, "smtp", variant, settings, what=REFUSED_VARIANTS[variant])
 
 
 @pytest.mark.check("LPS-SMTP-12")
@@ -195,8 +175,3 @@ def test_no_relay_without_authentication(target, evidence):
                     data = p.data(test_message(sender, recipient, "[conformite LPS-SMTP-14] relais"))
                     accepted = data.code == 250
         assert not accepted, f"{endpoint.url} : relais sans authentification accepté vers {recipient}"
-
-
-@pytest.mark.check("LPS-SMTP-15")
-def test_revoked_token_rejected(trial, settings):
-    assert_token_refused(trial, "smtp", "revoked", settings, what="un jeton révoqué")

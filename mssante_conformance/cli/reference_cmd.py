@@ -61,8 +61,6 @@ class RemoteBouchonLink:
     """What the reference operator needs from a bouchon running elsewhere."""
 
     def __init__(self, url: str):
-        from mssante_conformance.fingerprint import fingerprint  # noqa: F401 (never print the secret)
-
         url = url.rstrip("/")
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"URL du bouchon invalide: {url!r}")

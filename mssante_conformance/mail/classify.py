@@ -25,7 +25,7 @@ connection ``CONNECTION_CLOSED``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from .sasl import ErrorChallenge

@@ -23,9 +23,10 @@ from .classify import (
 )
 from .connection import LineSocket, tcp_connect
 from .endpoint import Endpoint, parse_operator_url
-from .errors import CertificateNotTrusted, ConnectionFailed, ConnectionLost, ProbeTimeout, ProtocolMismatch, StartTlsRefused
+from .errors import ConnectionFailed, ConnectionLost, ProbeTimeout, ProtocolMismatch, StartTlsRefused
 from .sasl import OAUTHBEARER, OAUTHBEARER_ABORT, XOAUTH2, decode_error_challenge, oauthbearer_initial_response, xoauth2_initial_response
-from .tls import TlsInfo, handshake
+from .session import TlsSessionProbe
+from .tls import TlsInfo
 from .transcript import Transcript
 
 _LITERAL = re.compile(r"\{(\d+)\}$")
@@ -36,7 +37,7 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class ImapProbe:
+class ImapProbe(TlsSessionProbe):
     """One IMAP session with the operator.
 
     >>> with ImapProbe("imap://127.0.0.2:1143", ca_file=ca) as p:
@@ -69,32 +70,12 @@ class ImapProbe:
         self._capabilities: frozenset[str] = frozenset()
 
     # -------------------------------------------------------------- context management
-    def __enter__(self) -> "ImapProbe":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def close(self) -> None:
         if self._io is not None:
             self._io.close()
             self._io = None
 
     # -------------------------------------------------------------------- connection
-    @property
-    def where(self) -> str:
-        return f"{self.endpoint.host}:{self.endpoint.port}"
-
-    def connect(self) -> str:
-        """TCP connect (and TLS handshake for ``imaps``), read the greeting; returns it."""
-        try:
-            return self._open(verify=True)
-        except CertificateNotTrusted as exc:
-            if not self.allow_unverified:
-                raise
-            self.transcript.note(f"certificat non vérifié ({exc.verify_error}) : reprise sans vérification")
-            return self._open(verify=False, verify_error=exc.verify_error)
-
     def _open(self, *, verify: bool, verify_error: str | None = None) -> str:
         self.close()
         self.tls_info = None
@@ -114,26 +95,6 @@ class ImapProbe:
         self.greeting = line
         self._capabilities = capabilities_from([line])
         return line
-
-    def _secure(self, sock, *, verify: bool, verify_error: str | None = None):
-        tls_sock, info = handshake(
-            sock, self.endpoint.host, timeout=self.timeout, verify=verify, ca_file=self.ca_file,
-            client_cert=self.client_cert, verify_error=verify_error,
-        )
-        self.tls_info = info
-        self.transcript.tls(info)
-        return tls_sock
-
-    def starttls(self) -> TlsInfo:
-        """``STARTTLS`` then the handshake. Raises :class:`StartTlsRefused` if refused."""
-        try:
-            return self._starttls(verify=True)
-        except CertificateNotTrusted as exc:
-            if not self.allow_unverified:
-                raise
-            self.transcript.note(f"certificat non vérifié ({exc.verify_error}) : reprise sans vérification")
-            self._open(verify=True)
-            return self._starttls(verify=False, verify_error=exc.verify_error)
 
     def _starttls(self, *, verify: bool, verify_error: str | None = None) -> TlsInfo:
         result = self.command("STARTTLS", step="starttls")

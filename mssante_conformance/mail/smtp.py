@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from .classify import AuthAttempt, ExchangeEnd, SmtpReply, classify_smtp_auth
 from .connection import LineSocket, tcp_connect
 from .endpoint import Endpoint, parse_operator_url
-from .errors import CertificateNotTrusted, ConnectionFailed, ConnectionLost, ProbeTimeout, ProtocolMismatch, StartTlsRefused
+from .errors import ConnectionFailed, ConnectionLost, ProbeTimeout, ProtocolMismatch, StartTlsRefused
 from .sasl import OAUTHBEARER, OAUTHBEARER_ABORT, XOAUTH2, decode_error_challenge, oauthbearer_initial_response, xoauth2_initial_response
-from .tls import TlsInfo, handshake
+from .session import TlsSessionProbe
+from .tls import TlsInfo
 from .transcript import Transcript
 
 MAX_CHALLENGES = 3
@@ -97,7 +98,7 @@ def _reply(code: int, msg: bytes) -> SmtpReply:
     return SmtpReply(code, tuple(msg.decode("utf-8", "replace").split("\n")))
 
 
-class SmtpProbe:
+class SmtpProbe(TlsSessionProbe):
     """One SMTP submission session with the operator.
 
     >>> with SmtpProbe("smtp://127.0.0.2:1587", ca_file=ca) as p:
@@ -130,16 +131,6 @@ class SmtpProbe:
         self.step = "command"
         self._smtp: _Session | None = None
 
-    def __enter__(self) -> "SmtpProbe":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def where(self) -> str:
-        return f"{self.endpoint.host}:{self.endpoint.port}"
-
     def close(self) -> None:
         if self._smtp is not None:
             self._smtp.close()
@@ -155,16 +146,6 @@ class SmtpProbe:
         return _reply(*self._session().docmd(cmd, args))
 
     # -------------------------------------------------------------------- connection
-    def connect(self) -> SmtpReply:
-        """TCP connect (TLS handshake for ``smtps``), read the 220 greeting."""
-        try:
-            return self._open(verify=True)
-        except CertificateNotTrusted as exc:
-            if not self.allow_unverified:
-                raise
-            self.transcript.note(f"certificat non vérifié ({exc.verify_error}) : reprise sans vérification")
-            return self._open(verify=False, verify_error=exc.verify_error)
-
     def _open(self, *, verify: bool, verify_error: str | None = None) -> SmtpReply:
         self.close()
         self.tls_info = None
@@ -186,15 +167,6 @@ class SmtpProbe:
         self.greeting = greeting
         return greeting
 
-    def _secure(self, sock, *, verify: bool, verify_error: str | None = None):
-        tls_sock, info = handshake(
-            sock, self.endpoint.host, timeout=self.timeout, verify=verify, ca_file=self.ca_file,
-            client_cert=self.client_cert, verify_error=verify_error,
-        )
-        self.tls_info = info
-        self.transcript.tls(info)
-        return tls_sock
-
     def ehlo(self) -> EhloResult:
         self.step = "ehlo"
         session = self._session()
@@ -207,20 +179,8 @@ class SmtpProbe:
                 features[keyword.upper()] = params.strip()
         return EhloResult(reply, features)
 
-    def starttls(self) -> TlsInfo:
-        """``STARTTLS`` then the handshake. Raises :class:`StartTlsRefused` if refused.
-
-        The session is reset as RFC 3207 requires: call :meth:`ehlo` again.
-        """
-        try:
-            return self._starttls(verify=True)
-        except CertificateNotTrusted as exc:
-            if not self.allow_unverified:
-                raise
-            self.transcript.note(f"certificat non vérifié ({exc.verify_error}) : reprise sans vérification")
-            self._open(verify=True)
-            self.ehlo()
-            return self._starttls(verify=False, verify_error=exc.verify_error)
+    def _after_reopen(self) -> None:
+        self.ehlo()  # RFC 3207: STARTTLS comes after EHLO
 
     def _starttls(self, *, verify: bool, verify_error: str | None = None) -> TlsInfo:
         reply = self._cmd("starttls", "STARTTLS")

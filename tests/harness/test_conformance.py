@@ -2,8 +2,6 @@
 
 from types import SimpleNamespace
 
-import pytest
-
 from mssante_conformance.catalog import load_catalog
 from mssante_conformance.conformance import (
     Evidence,

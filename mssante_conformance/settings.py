@@ -65,6 +65,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("--pdf", "pdf", "écrire aussi report.pdf", kind="bool", default=False),
     Option("--operator-mx", "operator_mx", "MX de l'opérateur pour l'interface opérateurs "
            "(smtp://hôte:port)", metavar="URL"),
+    Option("--mta-cert", "mta_cert", "certificat (PEM, chaîne) de MTA de l'espace de confiance que le "
+           "harnais présente au MX de l'opérateur (IGC Santé de test) ; défaut : l'IGC de test du harnais",
+           kind="path", metavar="FICHIER"),
+    Option("--mta-key", "mta_key", "clé privée de --mta-cert (PEM)", kind="path", metavar="FICHIER"),
+    Option("--sink-cert", "sink_cert", "certificat serveur (PEM, chaîne) du puits MX du harnais ; "
+           "défaut : l'IGC de test du harnais", kind="path", metavar="FICHIER"),
+    Option("--sink-key", "sink_key", "clé privée de --sink-cert (PEM)", kind="path", metavar="FICHIER"),
     Option("--sink-listen", "sink_listen", "adresse d'écoute du puits MX du harnais (hôte:port)",
            metavar="HÔTE:PORT"),
     Option("--sink-domain", "sink_domain", "domaine de test de l'espace de confiance servi par le "
@@ -107,6 +114,10 @@ class RunSettings:
     report_dir: Path = Path("rapport-conformite")
     pdf: bool = False
     operator_mx: str | None = None
+    mta_cert: Path | None = None
+    mta_key: Path | None = None
+    sink_cert: Path | None = None
+    sink_key: Path | None = None
     sink_listen: str | None = None
     sink_domain: str | None = None
     trust_whitelist: Path | None = None
@@ -225,9 +236,11 @@ def _validate(s: RunSettings) -> None:
             )
     if s.operator_mx and not s.operator_mx.lower().startswith("smtp://"):
         raise SettingsError(f"--operator-mx {s.operator_mx!r} : attendu smtp://hôte:port")
-    if bool(s.client_cert) != bool(s.client_key):
-        raise SettingsError("--client-cert et --client-key vont ensemble")
-    for name in ("client_cert", "client_key", "ca_file", "trust_whitelist"):
+    for cert, key in (("client_cert", "client_key"), ("mta_cert", "mta_key"), ("sink_cert", "sink_key")):
+        if bool(getattr(s, cert)) != bool(getattr(s, key)):
+            raise SettingsError(f"{_BY_DEST[cert].flag} et {_BY_DEST[key].flag} vont ensemble")
+    for name in ("client_cert", "client_key", "ca_file", "trust_whitelist", "mta_cert", "mta_key",
+                 "sink_cert", "sink_key"):
         path = getattr(s, name)
         if path is not None and not path.is_file():
             raise SettingsError(f"{_BY_DEST[name].flag} : fichier introuvable : {path}")

@@ -170,7 +170,8 @@ def _named_operator(settings, secrets, stack, workdir) -> Target:
         foreign_client=_pair(harness_pki.foreign_client),
         sink=sink,
         sink_domain=sink.domain if sink else None,
-        harness_mta=_pair(harness_pki.harness_mta),
+        harness_mta=((str(settings.mta_cert), str(settings.mta_key)) if settings.mta_cert
+                     else _pair(harness_pki.harness_mta)),
         mta_ca_file=settings.ca_file,
         trusted_domains=trusted,
         pki=harness_pki,
@@ -184,8 +185,10 @@ def _start_sink(settings, stack, workdir: Path, pki, host: str = "127.0.0.1", po
     if settings.sink_listen:
         host, _, port_text = settings.sink_listen.rpartition(":")
         port = int(port_text)
+    cert, key = ((settings.sink_cert, settings.sink_key) if settings.sink_cert
+                 else (pki.harness_sink.cert, pki.harness_sink.key))
     sink = MxSink(host, port, domain=settings.sink_domain or DEFAULT_SINK_DOMAIN,
-                  cert_file=pki.harness_sink.cert, key_file=pki.harness_sink.key,
+                  cert_file=cert, key_file=key,
                   ca_file=pki.ca_file, maildir=workdir / "sink")
     try:
         sink.start()

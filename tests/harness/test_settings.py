@@ -36,6 +36,8 @@ def test_flags_override_the_config_file(tmp_path):
         ({"operator_urls": ["imaps://x"], "bal": "sans-arobase"}, "adresse de BAL"),
         ({"operator_urls": ["imaps://x"], "client_cert": "/nonexistent.pem", "client_key": "/k"}, "introuvable"),
         ({"operator_urls": ["imaps://x"], "client_cert": "/etc/hostname"}, "vont ensemble"),
+        ({"operator_mx": "smtp://x:25", "mta_cert": "/etc/hostname"}, "--mta-cert et --mta-key"),
+        ({"operator_mx": "smtp://x:25", "sink_key": "/etc/hostname"}, "--sink-cert et --sink-key"),
         ({"operator_mx": "imap://x"}, "smtp://"),
         ({"sink_listen": "nohost"}, "hôte:port"),
         ({"delivery_timeout": "-1"}, "entre 0 et 3600"),

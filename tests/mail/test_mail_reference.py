@@ -1,16 +1,9 @@
-"""The probes against the real reference operator (Dovecot + Postfix on loopback).
-
-The operator validates tokens by introspection; here a stand-in introspection endpoint (real
-HTTP on loopback) answers for one token, so these tests depend only on the reference operator.
-"""
+"""The probes against the real reference operator (Dovecot + Postfix on loopback), which
+validates the tokens of a real bouchon by introspection."""
 
 from __future__ import annotations
 
 import json
-import threading
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
 
 import pytest
 
@@ -18,62 +11,23 @@ from mssante_conformance.mail import AuthOutcome, ImapProbe, SmtpProbe, Transcri
 from mssante_conformance.mail.tls import scan_endpoints
 from mssante_conformance.reference import ReferenceOperator
 
-VALID = "eyJhbGciOiJSUzI1NiJ9.eyJyZWYiOiJ2YWxpZCJ9.cmVmZXJlbmNlLXZhbGlkZQ"
-INACTIVE = "eyJhbGciOiJSUzI1NiJ9.eyJyZWYiOiJleHBpcmVkIn0.cmVmZXJlbmNlLWV4cGlyZWQ"
-
-
-@dataclass(frozen=True)
-class Client:
-    client_id: str
-    client_secret: str
-
-
-class StandInBouchon:
-    """Just enough of the bouchon for the operator: introspection over real HTTP."""
-
-    def __init__(self, idnat: str) -> None:
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
-                token = form.get("token", [""])[0]
-                answer = {"active": True, "SubjectNameID": owner.idnat, "iss": owner.issuer} if token == VALID else {"active": False}
-                body = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.idnat = idnat
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self.issuer = self.url + "/auth/realms/esante-wallet"
-        self.introspection_endpoint = self.issuer + "/protocol/openid-connect/token/introspect"
-        self.jwks_uri = self.issuer + "/protocol/openid-connect/certs"
-        self.operator_client = Client("operateur-reference", "secret-de-test-operateur")
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 @pytest.fixture(scope="module")
 def operator(tmp_path_factory):
+    """The reference operator validating tokens at a real bouchon; yields (operator, BAL, tokens)."""
+    from mssante_conformance.psc import Bouchon
     from mssante_conformance.reference import load_directory
 
-    mailbox = next(m for m in load_directory().mailboxes if m.holders)
-    bouchon = StandInBouchon(mailbox.holders[0])
-    try:
+    mailbox = next(m for m in load_directory().mailboxes if m.kind == "PER" and m.holders)
+    with Bouchon.start(tmp_path_factory.mktemp("bouchon"), host="127.0.0.1", port=0) as bouchon:
         with ReferenceOperator(tmp_path_factory.mktemp("ref-op"), bouchon) as op:
-            yield op, mailbox.address
-    finally:
-        bouchon.close()
+            yield op, mailbox.address, bouchon, mailbox.holders[0]
+
+
+@pytest.fixture
+def tokens(operator):
+    """A fresh valid token of the BAL holder and an expired one (tokens live 120 s)."""
+    _, _, bouchon, idnat = operator
+    return (bouchon.mint("valid", idnat=idnat).token, bouchon.mint("expired", idnat=idnat).token)
 
 
 def _imap(op, kind="imap"):
@@ -84,8 +38,9 @@ def _smtp(op, kind="smtp"):
     return SmtpProbe(op.endpoints[kind], Transcript(), ca_file=str(op.ca_file), timeout=5)
 
 
-def test_imap_refuses_authentication_before_tls(operator):
-    op, bal = operator
+def test_imap_refuses_authentication_before_tls(operator, tokens):
+    op, bal, _, _ = operator
+    VALID, INACTIVE = tokens
     with _imap(op) as p:
         p.connect()
         assert {"STARTTLS", "LOGINDISABLED"} <= p.capabilities()
@@ -94,8 +49,9 @@ def test_imap_refuses_authentication_before_tls(operator):
         assert (attempt.outcome, attempt.code) == (AuthOutcome.REJECTED, "PRIVACYREQUIRED")
 
 
-def test_imap_starttls_sasl_ir_valid_token_and_failure_convention(operator):
-    op, bal = operator
+def test_imap_starttls_sasl_ir_valid_token_and_failure_convention(operator, tokens):
+    op, bal, _, _ = operator
+    VALID, INACTIVE = tokens
     with _imap(op) as p:
         p.connect()
         info = p.starttls()
@@ -113,7 +69,7 @@ def test_imap_starttls_sasl_ir_valid_token_and_failure_convention(operator):
 
 
 def test_imap_malformed_payload_and_implicit_tls(operator):
-    op, bal = operator
+    op, bal, _, _ = operator
     with _imap(op, "imaps") as p:
         p.connect()
         assert p.tls_info.verified
@@ -122,8 +78,9 @@ def test_imap_malformed_payload_and_implicit_tls(operator):
         assert p.noop().ok
 
 
-def test_smtp_submission(operator):
-    op, bal = operator
+def test_smtp_submission(operator, tokens):
+    op, bal, _, _ = operator
+    VALID, INACTIVE = tokens
     with _smtp(op) as p:
         p.connect()
         assert p.ehlo().starttls
@@ -141,7 +98,7 @@ def test_smtp_submission(operator):
 
 
 def test_tls_scan_of_the_lps_endpoints(operator):
-    op, _ = operator
+    op = operator[0]
     kinds = ("imap", "smtps")  # one STARTTLS, one implicit TLS: enough, and scans take seconds
     results = scan_endpoints([op.endpoints[k] for k in kinds], ca_file=str(op.ca_file), versions=("tls1_0", "tls1_2"))
     for result in results:

@@ -25,15 +25,8 @@ from mssante_conformance.reference.processes import free_port, pid_alive
 
 @pytest.fixture(scope="session")
 def bouchon(tmp_path_factory):
-    try:
-        from mssante_conformance.psc import Bouchon
-    except ImportError:  # the bouchon has not landed yet: its variants behind a stand-in endpoint
-        from standin_bouchon import StandInBouchon
+    from mssante_conformance.psc import Bouchon
 
-        standin = StandInBouchon(tmp_path_factory.mktemp("bouchon"))
-        yield standin
-        standin.close()
-        return
     with Bouchon.start(tmp_path_factory.mktemp("bouchon"), host="127.0.0.1", port=0) as running:
         yield running
 

@@ -11,7 +11,7 @@ def test_packaged_catalog_has_every_checks_md_family():
     assert {f"LPS-SMTP-{i:02d}" for i in range(1, 16)} <= ids
     assert {f"LPS-TLS-{i:02d}" for i in range(1, 7)} <= ids
     assert {f"LPS-CERT-{i:02d}" for i in range(1, 4)} <= ids
-    assert {f"OPI-IN-{i:02d}" for i in range(1, 7)} <= ids
+    assert {f"OPI-IN-{i:02d}" for i in range(1, 8)} <= ids
     assert {f"OPI-OUT-{i:02d}" for i in range(1, 6)} <= ids
     assert {d.id for d in catalog.declarations} >= {"MSS 14", "MSS 17", "MSS 19", "MSS 20"}
 

@@ -1,4 +1,4 @@
-"""The harness acting as a trust-space MTA towards an operator's MX (OPI-IN-01…06).
+"""The harness acting as a trust-space MTA towards an operator's MX (OPI-IN-01…07).
 
 ::
 

@@ -25,7 +25,7 @@ class ServedConsole:
 @pytest.fixture
 def served_console(tmp_path):
     app = Flask("console-test")
-    console = init_console(app, tmp_path / "console", pdf_timeout=25)
+    console = init_console(app, tmp_path / "console", pdf_timeout=90)
     console.store.create_user("alice", "operator", PASSWORDS["alice"])
     console.store.create_user("bruno", "operator", PASSWORDS["bruno"])
     console.store.create_user("audrey", "auditor", PASSWORDS["audrey"])

@@ -124,7 +124,7 @@ def test_operator_runs_a_job_and_downloads_the_report(browser, served_console, t
         page.click("#dl-html")
     assert "<html" in Path(dl.value.path()).read_text("utf-8").lower()
     # The PDF is rendered on demand, in a subprocess with a time limit.
-    pdf = page.request.get(base + page.get_attribute("#dl-pdf", "href"), timeout=60_000)
+    pdf = page.request.get(base + page.get_attribute("#dl-pdf", "href"), timeout=120_000)
     assert pdf.status == 200, html.unescape(pdf.text())[:500]
     assert pdf.body().startswith(b"%PDF")
     assert pdf.headers["content-disposition"].startswith("attachment")

@@ -74,7 +74,7 @@ def conformant(tmp_path_factory):
 def test_conformant_reference_passes_every_opi_check(conformant):
     proc, report = conformant
     got = outcomes(report)
-    assert len(got) == 11, sorted(got)  # 6 inbound + 5 outbound
+    assert len(got) == 12, sorted(got)  # 7 inbound + 5 outbound
     assert {k: v for k, v in got.items() if v != "passed"} == {}, reasons(report)
     assert report["verdict"] == "conforme"
     assert proc.returncode == 0, proc.stdout[-2000:]
@@ -89,7 +89,7 @@ def test_evidence_shows_what_the_peers_did(conformant):
     assert facts["relecture IMAP"]["trouvé"] is True
     refused = check(report, "OPI-IN-04")["evidence"]["facts"]["sans certificat client"]
     assert refused["outcome"] != "delivered" and refused["client_cert"] is None
-    legacy = check(report, "OPI-IN-01")["evidence"]["facts"]["TLSv1 imposé"]
+    legacy = check(report, "OPI-IN-07")["evidence"]["facts"]["TLSv1 imposé"]
     assert legacy["outcome"] == "tls_failed" and legacy["tls"] is None
     outbound = check(report, "OPI-OUT-03")["evidence"]["facts"]["remise sortante (partagée par OPI-OUT-01…04)"]
     cert = outbound["message_reçu"]["tls"]["client_certificate"]

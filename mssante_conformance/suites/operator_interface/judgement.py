@@ -66,7 +66,7 @@ def how_it_ended(d: MtaDelivery) -> str:
 
 # ------------------------------------------------------------------------------ inbound
 def legacy_tls_verdict(version: str, d: MtaDelivery) -> str | None:
-    """OPI-IN-01, one legacy version forced by the harness: it must not be negotiated."""
+    """OPI-IN-07, one legacy version forced by the harness: it must not be negotiated."""
     if d.tls is not None:
         return f"le MX accepte {version} (session négociée en {d.tls.version or version}, {d.tls.cipher})"
     return None

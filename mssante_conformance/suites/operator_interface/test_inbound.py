@@ -26,13 +26,16 @@ SENDER_STEPS = (MtaStep.MAIL, MtaStep.RCPT, MtaStep.DATA, MtaStep.MESSAGE)
 
 
 @pytest.mark.check("OPI-IN-01")
-def test_starttls_with_tls_1_2_and_legacy_versions_refused(target, evidence, inbound):
-    # No recipient: the session stops after MAIL FROM, so these probes never deliver anything.
-    failures = []
+def test_starttls_with_tls_1_2(target, evidence, inbound):
+    # No recipient: the session stops after MAIL FROM, so this probe never delivers anything.
     d = inbound.send(evidence, "offre TLS par défaut du harnais (TLS 1.2 et 1.3)", rcpt_to=())
     reason = modern_tls_verdict(d)
-    if reason:
-        failures.append(reason)
+    assert not reason, f"{target.mx.url} : {reason}"
+
+
+@pytest.mark.check("OPI-IN-07")
+def test_legacy_tls_versions_refused(target, evidence, inbound):
+    failures = []
     for version in LEGACY_TLS:
         d = inbound.send(evidence, f"{version} imposé", rcpt_to=(), tls_version=version)
         if d.tls is None and d.step is MtaStep.TLS_HANDSHAKE and "NO_PROTOCOLS_AVAILABLE" in d.detail.upper():

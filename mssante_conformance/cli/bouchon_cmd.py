@@ -121,27 +121,17 @@ def run(args) -> int:
     url_file.write_text(config.public_url + "\n", encoding="utf-8")
     print(describe(state, (config.data_dir / CLIENTS_FILE).resolve()), flush=True)
     from mssante_conformance.console import default_data_dir, init_console
+    from mssante_conformance.console.targets import is_loopback, normalize_host
 
     app = create_app(config, state)
     console_dir = args.console_dir or default_data_dir()
     # Bound elsewhere than loopback, the console only aims at targets an admin allowed.
-    init_console(app, console_dir, exposed=not _is_loopback(args.host),
+    init_console(app, console_dir, exposed=not is_loopback(normalize_host(args.host)),
                  public_url=config.public_url, bouchon=state, bouchon_url=config.public_url)
     print(f"  console web          : {config.public_url}/console (comptes : "
           f"mssante-conformance console --data-dir {console_dir} create-user NOM)", flush=True)
     serve(app, args.host, args.port, args.threads)
     return 0
-
-
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def serve(app, host: str, port: int, threads: int) -> None:

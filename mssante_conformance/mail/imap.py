@@ -22,7 +22,7 @@ from .classify import (
     parse_imap_line,
 )
 from .connection import LineSocket, tcp_connect
-from .endpoint import Endpoint, parse_operator_url
+from .endpoint import Endpoint
 from .errors import ConnectionFailed, ConnectionLost, ProbeTimeout, ProtocolMismatch, StartTlsRefused
 from .sasl import OAUTHBEARER, OAUTHBEARER_ABORT, XOAUTH2, decode_error_challenge, oauthbearer_initial_response, xoauth2_initial_response
 from .session import TlsSessionProbe
@@ -45,25 +45,10 @@ class ImapProbe(TlsSessionProbe):
     ...     attempt = p.authenticate_xoauth2(bal, token)
     """
 
-    def __init__(
-        self,
-        endpoint: Endpoint | str,
-        transcript: Transcript | None = None,
-        *,
-        ca_file: str | None = None,
-        timeout: float = 10.0,
-        allow_unverified: bool = False,
-        client_cert: tuple[str, str] | None = None,
-    ) -> None:
-        self.endpoint = parse_operator_url(endpoint) if isinstance(endpoint, str) else endpoint
-        if self.endpoint.protocol != "imap":
-            raise ConnectionFailed(f"{self.endpoint} n'est pas une adresse IMAP (imap:// ou imaps://)", step="connect")
-        self.transcript = transcript if transcript is not None else Transcript(title=str(self.endpoint))
-        self.ca_file = ca_file
-        self.timeout = timeout
-        self.allow_unverified = allow_unverified
-        self.client_cert = client_cert
-        self.tls_info: TlsInfo | None = None
+    protocol = "imap"
+
+    def __init__(self, endpoint: Endpoint | str, transcript: Transcript | None = None, **options) -> None:
+        super().__init__(endpoint, transcript, **options)
         self.greeting: str = ""
         self._io: LineSocket | None = None
         self._tag = 0

@@ -9,18 +9,38 @@ switch to TLS (``_starttls``), and what to do after reconnecting before STARTTLS
 
 from __future__ import annotations
 
-from .errors import CertificateNotTrusted
+from .endpoint import Endpoint, parse_operator_url
+from .errors import CertificateNotTrusted, ConnectionFailed
 from .tls import TlsInfo, handshake
+from .transcript import Transcript
+
+# protocol → how a wrong URL is named in the error
+_SCHEMES = {"imap": "IMAP (imap:// ou imaps://)", "smtp": "SMTP (smtp:// ou smtps://)"}
 
 
 class TlsSessionProbe:
-    endpoint: object
-    transcript: object
-    timeout: float
-    ca_file: str | None
-    client_cert: tuple[str, str] | None
-    allow_unverified: bool
-    tls_info: TlsInfo | None
+    protocol: str  # "imap" or "smtp", set by the subclass
+
+    def __init__(
+        self,
+        endpoint: Endpoint | str,
+        transcript: Transcript | None = None,
+        *,
+        ca_file: str | None = None,
+        timeout: float = 10.0,
+        allow_unverified: bool = False,
+        client_cert: tuple[str, str] | None = None,
+    ) -> None:
+        self.endpoint = parse_operator_url(endpoint) if isinstance(endpoint, str) else endpoint
+        if self.endpoint.protocol != self.protocol:
+            raise ConnectionFailed(f"{self.endpoint} n'est pas une adresse {_SCHEMES[self.protocol]}",
+                                   step="connect")
+        self.transcript = transcript if transcript is not None else Transcript(title=str(self.endpoint))
+        self.ca_file = ca_file
+        self.timeout = timeout
+        self.allow_unverified = allow_unverified
+        self.client_cert = client_cert
+        self.tls_info: TlsInfo | None = None
 
     def __enter__(self):
         return self

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .classify import AuthAttempt, ExchangeEnd, SmtpReply, classify_smtp_auth
 from .connection import LineSocket, tcp_connect
-from .endpoint import Endpoint, parse_operator_url
+from .endpoint import Endpoint
 from .errors import ConnectionFailed, ConnectionLost, ProbeTimeout, ProtocolMismatch, StartTlsRefused
 from .sasl import OAUTHBEARER, OAUTHBEARER_ABORT, XOAUTH2, decode_error_challenge, oauthbearer_initial_response, xoauth2_initial_response
 from .session import TlsSessionProbe
@@ -106,27 +106,12 @@ class SmtpProbe(TlsSessionProbe):
     ...     attempt = p.auth_xoauth2(bal, token)
     """
 
-    def __init__(
-        self,
-        endpoint: Endpoint | str,
-        transcript: Transcript | None = None,
-        *,
-        ca_file: str | None = None,
-        timeout: float = 10.0,
-        allow_unverified: bool = False,
-        client_cert: tuple[str, str] | None = None,
-        ehlo_name: str = "conformite.mssante.test",
-    ) -> None:
-        self.endpoint = parse_operator_url(endpoint) if isinstance(endpoint, str) else endpoint
-        if self.endpoint.protocol != "smtp":
-            raise ConnectionFailed(f"{self.endpoint} n'est pas une adresse SMTP (smtp:// ou smtps://)", step="connect")
-        self.transcript = transcript if transcript is not None else Transcript(title=str(self.endpoint))
-        self.ca_file = ca_file
-        self.timeout = timeout
-        self.allow_unverified = allow_unverified
-        self.client_cert = client_cert
+    protocol = "smtp"
+
+    def __init__(self, endpoint: Endpoint | str, transcript: Transcript | None = None, *,
+                 ehlo_name: str = "conformite.mssante.test", **options) -> None:
+        super().__init__(endpoint, transcript, **options)
         self.ehlo_name = ehlo_name
-        self.tls_info: TlsInfo | None = None
         self.greeting: SmtpReply | None = None
         self.step = "command"
         self._smtp: _Session | None = None

@@ -62,7 +62,10 @@ class Target:
     def mint(self, variant: str, *, idnat: str | None = None, user: str | None = None):
         """Mint a token of ``variant`` for ``idnat`` (the BAL holder by default); the token
         and its SASL forms are registered as secrets before anyone can print them."""
-        minted = self.bouchon.mint(variant, idnat=idnat or self.idnat)
+        try:
+            minted = self.bouchon.mint(variant, idnat=idnat or self.idnat)
+        except Exception as exc:  # bouchon down, unknown IDNAT…: the check cannot be carried out
+            raise CheckNotCarriedOut(f"le bouchon n'a pas pu émettre le jeton « {variant} » : {exc}") from exc
         self.secrets.add(minted.token, *xoauth2_b64_forms(user or self.bal or "", minted.token))
         return minted
 

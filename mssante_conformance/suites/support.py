@@ -135,7 +135,7 @@ class TokenTrial:
     def attempt(self, protocol: str, endpoint, variant: str, *, idnat: str | None = None,
                 label: str = "") -> AuthAttempt:
         """XOAUTH2 with a fresh token of ``variant`` on ``endpoint`` (``imap`` or ``smtp``)."""
-        minted = self._mint(variant, idnat)
+        minted = self.target.mint(variant, idnat=idnat)
         since = time.time()
         session = imap_session if protocol == "imap" else smtp_session
         with session(self.target, self.evidence, endpoint, label=label or f"jeton {variant}") as p:
@@ -145,12 +145,6 @@ class TokenTrial:
                 attempt = p.auth_xoauth2(self.target.bal, minted.token)
         self._record(endpoint, variant, minted, attempt, since)
         return attempt
-
-    def _mint(self, variant: str, idnat: str | None):
-        try:
-            return self.target.mint(variant, idnat=idnat)
-        except Exception as exc:
-            raise CheckNotCarriedOut(f"le bouchon n'a pas pu émettre le jeton « {variant} » : {exc}") from exc
 
     def _record(self, endpoint, variant, minted, attempt: AuthAttempt, since: float) -> None:
         time.sleep(0.05)  # let the bouchon's call log settle

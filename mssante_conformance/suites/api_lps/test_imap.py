@@ -80,6 +80,15 @@ def test_sasl_ir_advertised_and_initial_response_accepted(target, evidence, tria
         assert_valid_accepted(trial, "imap", endpoint)
 
 
+@pytest.mark.check("LPS-IMAP-17")
+def test_sasl_ir_advertised_after_tls(target, evidence):
+    for endpoint in target.imap:
+        with imap_session(target, evidence, endpoint) as p:
+            caps = p.capabilities()
+        evidence.fact(f"{endpoint.url} / capacités après TLS", sorted(caps))
+        assert "SASL-IR" in caps, f"{endpoint.url} : SASL-IR n'est pas annoncé après TLS"
+
+
 @pytest.mark.check("LPS-IMAP-05")
 def test_valid_token_of_the_holder_opens_the_bal(target, evidence, trial):
     for endpoint in target.imap:

@@ -87,6 +87,18 @@ def test_xoauth2_advertised_after_tls_and_initial_response_accepted(target, evid
         assert_valid_accepted(trial, "smtp", endpoint)
 
 
+@pytest.mark.check("LPS-SMTP-16")
+def test_xoauth2_advertised_after_tls(target, evidence):
+    for endpoint in target.smtp:
+        with smtp_session(target, evidence, endpoint) as p:
+            features = p.features
+        evidence.fact(f"{endpoint.url} / EHLO après TLS", features.to_dict())
+        assert "XOAUTH2" in features.auth_mechanisms, (
+            f"{endpoint.url} : AUTH XOAUTH2 n'est pas annoncé après TLS "
+            f"(AUTH {' '.join(sorted(features.auth_mechanisms)) or 'absent'})"
+        )
+
+
 @pytest.mark.check("LPS-SMTP-04")
 def test_valid_token_and_message_from_the_bal_accepted(target, evidence):
     for endpoint in target.smtp:

@@ -223,6 +223,7 @@ class ReferenceOperator:
             "client_secret": self.bouchon.operator_client.client_secret,
             "jwks_uri": self.bouchon.jwks_uri,
             "issuer": self.bouchon.issuer,
+            "ca_file": getattr(self.bouchon, "ca_file", None),  # an https bouchon's anchor
             "policy": knobs.token_policy,
             "log_file": str(self.log_paths()["adapter"]),
         }, self.directory, dovecot_client)

@@ -5,7 +5,9 @@ on loopback) and :class:`~mssante_conformance.psc.remote.RemoteBouchon` (another
 host, through the test-only admin API). Code outside ``psc`` holds a :class:`BouchonPort` and
 never asks which one it got. ``tests/psc/test_port.py`` proves both implement every member.
 
-Every URL member derives from :mod:`mssante_conformance.psc.discovery`.
+Every URL member derives from :mod:`mssante_conformance.psc.discovery`. Note that
+``isinstance(remote, BouchonPort)`` reads every property on Python 3.11 (its runtime protocol
+check calls ``hasattr``), hence reaches a remote bouchon: the tests check members statically.
 """
 
 from __future__ import annotations

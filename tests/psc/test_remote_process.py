@@ -124,3 +124,18 @@ def test_reference_up_link_reads_the_operator_client(served, monkeypatch):
     assert stored[link.operator_client.client_id]["secret"] == link.operator_client.client_secret
     with pytest.raises(CommandFailed, match="non vérifié"):
         remote_bouchon(served.url, None)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--bouchon-ca-file", "/nonexistent/ca.pem"], "--bouchon-ca-file : fichier introuvable"),
+    ([], "définir MSSANTE_BOUCHON_ADMIN_SECRET, ou MSSANTE_REFERENCE_CLIENT_ID"),
+])
+def test_reference_up_bad_bouchon_flags_are_one_line(served, tmp_path, monkeypatch, capsys, extra, message):
+    from mssante_conformance.cli import main
+
+    for name in ("MSSANTE_BOUCHON_ADMIN_SECRET", "MSSANTE_REFERENCE_CLIENT_ID", "MSSANTE_REFERENCE_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    code = main(["reference", "up", "--workdir", str(tmp_path), "--bouchon-url", served.url, *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "reference.json").exists()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -70,10 +71,12 @@ def remote_run(served, reference, tmp_path_factory):
                     "--bouchon-url", served.url, "--bouchon-ca-file", str(served.ca_file)]
     for url in urls:
         argv += ["--operator-url", url]
+    started = time.monotonic()
     done = subprocess.run(argv, capture_output=True, text=True, env=env_with_secret(), timeout=RUN_DEADLINE_S)
     report_path = report_dir / "report.json"
     assert report_path.is_file(), done.stdout[-3000:] + done.stderr[-3000:]
     print(done.stdout[-1500:])
+    print(f"run against the remote https bouchon: {time.monotonic() - started:.1f} s")
     return done, json.loads(report_path.read_text(encoding="utf-8"))
 
 

@@ -49,6 +49,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--bouchon-url", "bouchon_url", "URL d'un bouchon PSC distant (secret d'administration "
            f"dans la variable d'environnement {ADMIN_SECRET_ENV}) ; par défaut un bouchon embarqué",
            metavar="URL"),
+    Option("--bouchon-ca-file", "bouchon_ca_file", "ancre de confiance (PEM) du certificat HTTPS du "
+           "bouchon distant (défaut : magasin du système)", kind="path", metavar="FICHIER"),
     Option("--client-cert", "client_cert", "certificat client ORG AUTH_CLI (PEM) pour les contrôles "
            "LPS-CERT", kind="path", metavar="FICHIER"),
     Option("--client-key", "client_key", "clé privée du certificat AUTH_CLI (PEM)", kind="path",
@@ -106,6 +108,7 @@ class RunSettings:
     idnat: str | None = None
     other_idnat: str | None = None
     bouchon_url: str | None = None
+    bouchon_ca_file: Path | None = None
     client_cert: Path | None = None
     client_key: Path | None = None
     ca_file: Path | None = None
@@ -240,7 +243,7 @@ def _validate(s: RunSettings) -> None:
         if bool(getattr(s, cert)) != bool(getattr(s, key)):
             raise SettingsError(f"{_BY_DEST[cert].flag} et {_BY_DEST[key].flag} vont ensemble")
     for name in ("client_cert", "client_key", "ca_file", "trust_whitelist", "mta_cert", "mta_key",
-                 "sink_cert", "sink_key"):
+                 "sink_cert", "sink_key", "bouchon_ca_file"):
         path = getattr(s, name)
         if path is not None and not path.is_file():
             raise SettingsError(f"{_BY_DEST[name].flag} : fichier introuvable : {path}")
@@ -255,6 +258,8 @@ def _validate(s: RunSettings) -> None:
         host, _, port = s.sink_listen.rpartition(":")
         if not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise SettingsError(f"--sink-listen {s.sink_listen!r} : attendu hôte:port")
+    if s.bouchon_ca_file and not s.bouchon_url:
+        raise SettingsError("--bouchon-ca-file sans --bouchon-url : le bouchon embarqué parle http")
     if s.embedded_reference and s.bouchon_url:
         raise SettingsError("--bouchon-url sans --operator-url : l'opérateur de référence embarqué "
                             "utilise son propre bouchon")

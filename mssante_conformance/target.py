@@ -33,7 +33,7 @@ class Target:
     client_cert: Path | None
     client_key: Path | None
     mx: Any  # Endpoint | None
-    bouchon: Any  # Bouchon or RemoteBouchon
+    bouchon: Any  # psc.BouchonPort: Bouchon (embedded) or RemoteBouchon
     secrets: SecretRegistry
     network_timeout: float = 10.0
     delivery_timeout: float = 60.0
@@ -101,7 +101,15 @@ def _mx_endpoint(url: str | None):
 
 
 def _default_other_idnat(bouchon, holders: set[str]) -> str | None:
-    for identity in bouchon.identities:
+    """A test professional of the bouchon (embedded or remote) who holds none of ``holders``."""
+    from mssante_conformance.psc import RemoteBouchonError
+
+    try:
+        identities = bouchon.identities
+    except RemoteBouchonError as exc:
+        raise TargetError(f"identités de test du bouchon illisibles : {exc} ; "
+                          "ou donner --other-idnat") from exc
+    for identity in identities:
         if identity.idnat not in holders:
             return identity.idnat
     return None
@@ -127,14 +135,20 @@ def open_target(settings: RunSettings, secrets: SecretRegistry):
 
 def _start_bouchon(settings: RunSettings, stack, workdir: Path):
     if settings.bouchon_url:
-        from mssante_conformance.psc import RemoteBouchon
+        from mssante_conformance.psc import RemoteBouchon, RemoteBouchonError
 
         secret = settings.admin_secret()
         if not secret:
             from mssante_conformance.settings import ADMIN_SECRET_ENV
 
             raise TargetError(f"--bouchon-url exige le secret d'administration dans {ADMIN_SECRET_ENV}")
-        return RemoteBouchon(settings.bouchon_url, secret)
+        try:
+            remote = RemoteBouchon(settings.bouchon_url, secret, timeout_s=settings.network_timeout,
+                                   ca_file=settings.bouchon_ca_file)
+            remote.info()  # reached once now: every check then fails for the same clear reason
+        except RemoteBouchonError as exc:
+            raise TargetError(f"bouchon distant inutilisable : {exc}") from exc
+        return remote
     from mssante_conformance.psc import Bouchon
 
     bouchon = Bouchon.start(workdir / "bouchon", host="127.0.0.1", port=0)

@@ -2,6 +2,10 @@
 
 One worker with threads, since the store is SQLite. The operator client's secret is never
 printed: it is stored in <data-dir>/clients.json (mode 0600) and the command says so.
+
+With ``--tls-cert``/``--tls-key`` gunicorn itself speaks TLS (its ``certfile``/``keyfile``) and
+every printed URL is https: real relying parties (mod_auth_openidc…) refuse an http
+introspection or JWKS URL, and the admin secret and test passwords must not travel in clear.
 """
 
 from __future__ import annotations
@@ -25,7 +29,11 @@ def register(subparsers) -> None:
         description="Lance le bouchon Pro Santé Connect sous gunicorn et affiche ses points d'accès.")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"adresse d'écoute (défaut {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port d'écoute (défaut {DEFAULT_PORT})")
-    parser.add_argument("--public-url", help="URL publique du bouchon (défaut http://HOST:PORT)")
+    parser.add_argument("--public-url", help="URL publique du bouchon (défaut http://HOST:PORT, "
+                        "https://HOST:PORT avec --tls-cert)")
+    parser.add_argument("--tls-cert", type=Path, metavar="FICHIER",
+                        help="certificat serveur (PEM, chaîne) : le bouchon parle HTTPS lui-même")
+    parser.add_argument("--tls-key", type=Path, metavar="FICHIER", help="clé privée de --tls-cert (PEM)")
     parser.add_argument("--data-dir", type=Path, help="répertoire des clés, clients et de la base "
                         "(défaut $MSSANTE_CONFORMANCE_HOME/bouchon ou ./var/bouchon)")
     parser.add_argument("--token-lifetime", type=int, default=120, metavar="SECONDES",
@@ -61,17 +69,42 @@ def build_config(args):
         raise UsageError(f"durée de vie invalide: {args.token_lifetime} s (1 à 86400)")
     if not 0 < args.threads <= 64:
         raise UsageError(f"nombre de fils invalide: {args.threads} (1 à 64)")
+    tls = check_tls(args.tls_cert, args.tls_key)
     host = f"[{args.host}]" if ":" in args.host else args.host
+    scheme = "https" if tls else "http"
     try:
-        public_url = check_public_url(args.public_url or f"http://{host}:{args.port}")
+        public_url = check_public_url(args.public_url or f"{scheme}://{host}:{args.port}")
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if tls and not public_url.startswith("https://"):
+        raise UsageError(f"--public-url {public_url} en http alors que le bouchon parle HTTPS "
+                         "(--tls-cert) : donner une URL https://")
     try:
         return BouchonConfig(data_dir=args.data_dir or default_data_dir(), public_url=public_url,
                              token_lifetime_s=args.token_lifetime,
                              admin_secret=read_admin_secret(args.admin_secret_file))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def check_tls(cert: Path | None, key: Path | None) -> tuple[Path, Path] | None:
+    """(cert, key) if both are given and load together; a one-line usage error otherwise."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise UsageError("--tls-cert et --tls-key vont ensemble")
+    import ssl
+
+    for path in (cert, key):
+        if not path.is_file():
+            raise UsageError(f"fichier TLS introuvable : {path}")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        # the reason names the failure (bad PEM, key not matching), never the key itself
+        raise UsageError(f"certificat TLS inutilisable ({cert}, {key}) : "
+                         f"{getattr(exc, 'reason', None) or type(exc).__name__}") from None
+    return cert.resolve(), key.resolve()
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -84,14 +117,14 @@ def check_port_free(host: str, port: int) -> None:
             raise CommandFailed(f"impossible d'écouter sur {host}:{port} ({exc.strerror})") from None
 
 
-def describe(state, clients_file: Path) -> str:
-    from mssante_conformance.psc.discovery import endpoints
+def describe(state, clients_file: Path, tls: tuple[Path, Path] | None = None) -> str:
+    from mssante_conformance.psc.discovery import discovery_url, endpoints
 
     urls = endpoints(state.config.issuer)
     lines = [
         "Bouchon Pro Santé Connect (test — ce n'est pas PSC)",
         f"  émetteur (issuer)    : {state.config.issuer}",
-        f"  découverte           : {state.config.issuer}/.well-known/wallet-openid-configuration",
+        f"  découverte           : {discovery_url(state.config.issuer)}",
         f"  JWKS                 : {urls['jwks_uri']}",
         f"  introspection        : {urls['introspection_endpoint']}",
         f"  jeton                : {urls['token_endpoint']}",
@@ -99,6 +132,7 @@ def describe(state, clients_file: Path) -> str:
         f"  secret du client     : dans {clients_file} (mode 0600, jamais affiché)",
         f"  client LPS de test   : {state.lps_client.client_id}",
         "  API d'administration : " + ("active (/_admin)" if state.config.admin_secret else "absente"),
+        "  TLS                  : " + (f"certificat {tls[0]}" if tls else "non (http en clair)"),
     ]
     return "\n".join(lines)
 
@@ -119,22 +153,28 @@ def run(args) -> int:
         raise CommandFailed(f"répertoire de données inutilisable: {config.data_dir} ({exc.strerror})") from None
     url_file = config.data_dir / PUBLIC_URL_FILE
     url_file.write_text(config.public_url + "\n", encoding="utf-8")
-    print(describe(state, (config.data_dir / CLIENTS_FILE).resolve()), flush=True)
+    tls = check_tls(args.tls_cert, args.tls_key)
+    print(describe(state, (config.data_dir / CLIENTS_FILE).resolve(), tls), flush=True)
     from mssante_conformance.console import default_data_dir, init_console
     from mssante_conformance.console.targets import is_loopback, normalize_host
 
     app = create_app(config, state)
     console_dir = args.console_dir or default_data_dir()
+    exposed = not is_loopback(normalize_host(args.host))
+    if exposed and config.public_url.startswith("http://"):
+        print("  ATTENTION            : exposé hors bouclage sans TLS : secret d'administration et "
+              "mots de passe circulent en clair (--tls-cert/--tls-key, ou un mandataire TLS)",
+              file=sys.stderr, flush=True)
     # Bound elsewhere than loopback, the console only aims at targets an admin allowed.
-    init_console(app, console_dir, exposed=not is_loopback(normalize_host(args.host)),
+    init_console(app, console_dir, exposed=exposed,
                  public_url=config.public_url, bouchon=state, bouchon_url=config.public_url)
     print(f"  console web          : {config.public_url}/console (comptes : "
           f"mssante-conformance console --data-dir {console_dir} create-user NOM)", flush=True)
-    serve(app, args.host, args.port, args.threads)
+    serve(app, args.host, args.port, args.threads, tls)
     return 0
 
 
-def serve(app, host: str, port: int, threads: int) -> None:
+def serve(app, host: str, port: int, threads: int, tls: tuple[Path, Path] | None = None) -> None:
     from gunicorn.app.base import BaseApplication
 
     class BouchonServer(BaseApplication):
@@ -145,6 +185,9 @@ def serve(app, host: str, port: int, threads: int) -> None:
                                "loglevel": "warning", "timeout": 30, "graceful_timeout": 5,
                                "proc_name": "mssante-bouchon"}.items():
                 self.cfg.set(key, value)
+            if tls:
+                self.cfg.set("certfile", str(tls[0]))
+                self.cfg.set("keyfile", str(tls[1]))
 
         def load(self):
             return app

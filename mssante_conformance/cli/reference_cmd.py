@@ -5,9 +5,12 @@ endpoint and the test BALs, then stays in the foreground until Ctrl-C or SIGTERM
 ``--detach`` starts the same thing in the background and returns once it is ready.
 ``down`` stops the instance of a work directory (state file ``reference.json``).
 
-A remote bouchon is described by its URL; the operator client the Dovecot side uses to
-introspect tokens comes from the environment: ``MSSANTE_REFERENCE_CLIENT_ID`` and
-``MSSANTE_REFERENCE_CLIENT_SECRET``.
+A bouchon started separately (``mssante-conformance bouchon --admin-secret-file F``, possibly
+``--tls-cert``) is named by ``--bouchon-url`` (and ``--bouchon-ca-file`` for its https
+certificate), as a real operator would be pointed at it. With the admin secret in
+``MSSANTE_BOUCHON_ADMIN_SECRET`` the operator client comes from the bouchon's admin API
+(:class:`~mssante_conformance.psc.RemoteBouchon`); without it, from
+``MSSANTE_REFERENCE_CLIENT_ID`` and ``MSSANTE_REFERENCE_CLIENT_SECRET``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mssante_conformance.cli import CommandFailed, UsageError
@@ -26,7 +29,7 @@ from mssante_conformance.cli import CommandFailed, UsageError
 STATE_FILE = "reference.json"
 ENV_CLIENT_ID = "MSSANTE_REFERENCE_CLIENT_ID"
 ENV_CLIENT_SECRET = "MSSANTE_REFERENCE_CLIENT_SECRET"
-REALM_PATH = "/auth/realms/esante-wallet"
+ADMIN_SECRET_ENV = "MSSANTE_BOUCHON_ADMIN_SECRET"
 DETACH_TIMEOUT_S = 60.0
 
 
@@ -39,8 +42,11 @@ def register(subparsers) -> None:
     up.add_argument("--profile", default="conformant", choices=list(PROFILES),
                     help="profil (conformant ou un profil défectueux)")
     up.add_argument("--bouchon-url", default=None,
-                    help=f"bouchon distant (sinon un bouchon intégré); client opérateur lu dans "
+                    help=f"bouchon lancé à part (sinon un bouchon intégré); secret d'administration "
+                         f"dans {ADMIN_SECRET_ENV}, ou client opérateur dans "
                          f"{ENV_CLIENT_ID} / {ENV_CLIENT_SECRET}")
+    up.add_argument("--bouchon-ca-file", type=Path, default=None, metavar="FICHIER",
+                    help="ancre de confiance (PEM) du certificat HTTPS du bouchon (défaut : magasin du système)")
     up.add_argument("--workdir", type=Path, default=Path("var/reference"))
     up.add_argument("--sink", default=None, metavar="HÔTE:PORT",
                     help="puits MX du harnais (adresse de bouclage) où router le domaine du harnais")
@@ -54,24 +60,48 @@ def register(subparsers) -> None:
 @dataclass
 class _Client:
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)
 
 
 class RemoteBouchonLink:
-    """What the reference operator needs from a bouchon running elsewhere."""
+    """A bouchon known only by its URL and the operator client (no admin secret): what the
+    reference operator needs of it, every URL from ``psc.discovery``."""
 
-    def __init__(self, url: str):
-        url = url.rstrip("/")
-        if not url.startswith(("http://", "https://")):
-            raise UsageError(f"URL du bouchon invalide: {url!r}")
+    def __init__(self, url: str, ca_file: Path | None = None):
+        from mssante_conformance.psc.discovery import endpoints, issuer_of, public_url_of
+
         client_id, secret = os.environ.get(ENV_CLIENT_ID), os.environ.get(ENV_CLIENT_SECRET)
         if not client_id or not secret:
-            raise UsageError(f"bouchon distant: définir {ENV_CLIENT_ID} et {ENV_CLIENT_SECRET}")
-        self.url = url
-        self.issuer = url if REALM_PATH in url else url + REALM_PATH
-        self.introspection_endpoint = self.issuer + "/protocol/openid-connect/token/introspect"
-        self.jwks_uri = self.issuer + "/protocol/openid-connect/certs"
+            raise UsageError(f"bouchon distant : définir {ADMIN_SECRET_ENV}, ou {ENV_CLIENT_ID} "
+                             f"et {ENV_CLIENT_SECRET}")
+        self.url = public_url_of(url)
+        self.issuer = issuer_of(self.url)
+        self.introspection_endpoint = endpoints(self.issuer)["introspection_endpoint"]
+        self.jwks_uri = endpoints(self.issuer)["jwks_uri"]
+        self.ca_file = ca_file
         self.operator_client = _Client(client_id, secret)
+
+
+def remote_bouchon(url: str, ca_file: Path | None):
+    """The bouchon at ``url``: through its admin API when the admin secret is set (it then
+    gives the operator client), else a :class:`RemoteBouchonLink`. Reached now, so that a
+    wrong URL, secret or certificate is one clear line before Dovecot starts."""
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"--bouchon-url invalide : {url!r} (attendu http(s)://hôte:port)")
+    if ca_file is not None and not ca_file.is_file():
+        raise UsageError(f"--bouchon-ca-file : fichier introuvable : {ca_file}")
+    secret = os.environ.get(ADMIN_SECRET_ENV)
+    if not secret:
+        return RemoteBouchonLink(url, ca_file)
+    from mssante_conformance.psc import RemoteBouchon, RemoteBouchonError
+
+    try:
+        remote = RemoteBouchon(url, secret, ca_file=ca_file)
+        remote.info()
+        remote.operator_client  # noqa: B018 (read now: the reference needs it)
+    except RemoteBouchonError as exc:
+        raise CommandFailed(f"bouchon distant inutilisable : {exc}") from None
+    return remote
 
 
 def _parse_sink(text: str | None):
@@ -101,6 +131,8 @@ def _print_ready(op, bouchon_desc: str) -> None:
 
 def _up(args) -> int:
     sink = _parse_sink(args.sink)
+    if args.bouchon_ca_file and not args.bouchon_url:
+        raise UsageError("--bouchon-ca-file sans --bouchon-url : le bouchon intégré parle http")
     workdir = args.workdir.resolve()
     if args.detach:
         return _detach(args, workdir)
@@ -147,7 +179,7 @@ class _bouchon:
 
     def __enter__(self):
         if self.args.bouchon_url:
-            link = RemoteBouchonLink(self.args.bouchon_url)
+            link = remote_bouchon(self.args.bouchon_url, _absolute(self.args.bouchon_ca_file))
             return link, f"{link.issuer} (distant)"
         try:
             from mssante_conformance.psc import Bouchon
@@ -163,10 +195,18 @@ class _bouchon:
         return False
 
 
+def _absolute(path: Path | None) -> Path | None:
+    return path.resolve() if path is not None else None
+
+
 def _write_state(state: Path, op) -> None:
     state.parent.mkdir(parents=True, exist_ok=True)
+    # What a script needs to aim a run at this instance (paths and URLs; no secret).
     state.write_text(json.dumps({"up_pid": os.getpid(), "pids": op.pids, "profile": op.profile.name,
-                                 "endpoints": op.endpoints}, indent=1))
+                                 "endpoints": op.endpoints, "bouchon_issuer": op.bouchon.issuer,
+                                 "ca_file": str(op.ca_file),
+                                 "auth_cli": {"cert": str(op.auth_cli.cert), "key": str(op.auth_cli.key),
+                                              "bal": op.auth_cli_bal}}, indent=1))
 
 
 def _refuse_if_running(state: Path) -> None:
@@ -194,6 +234,8 @@ def _detach(args, workdir: Path) -> int:
             "--profile", args.profile, "--workdir", str(workdir)]
     if args.bouchon_url:
         argv += ["--bouchon-url", args.bouchon_url]
+    if args.bouchon_ca_file:
+        argv += ["--bouchon-ca-file", str(_absolute(args.bouchon_ca_file))]
     if args.sink:
         argv += ["--sink", args.sink]
     log = open(workdir / "reference-up.log", "wb")

@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mssante_conformance.fingerprint import fingerprint
+from mssante_conformance.psc.discovery import discovery_url, endpoints, issuer_of, standard_discovery_url
 
-REALM_PATH = "/auth/realms/esante-wallet"
-OIDC = "/protocol/openid-connect"
 DEFAULT_OPERATOR_CLIENT_ID = "operateur-reference"
 
 
@@ -52,15 +51,14 @@ def bouchon_facts(app, bouchon, public_url: str) -> BouchonFacts:
         except (AttributeError, RuntimeError):
             issuer = None
     found = issuer is not None
-    issuer = issuer or public_url.rstrip("/") + REALM_PATH
+    issuer = issuer or issuer_of(public_url)
+    urls = endpoints(issuer)
     return BouchonFacts(
         issuer=issuer,
-        discovery_url=getattr(bouchon, "discovery_url", None) if found and getattr(bouchon, "discovery_url", None)
-        else issuer + "/.well-known/wallet-openid-configuration",
-        standard_discovery_url=issuer + "/.well-known/openid-configuration",
-        jwks_uri=getattr(bouchon, "jwks_uri", None) or issuer + OIDC + "/certs",
-        introspection_endpoint=getattr(bouchon, "introspection_endpoint", None)
-        or issuer + OIDC + "/token/introspect",
+        discovery_url=discovery_url(issuer),
+        standard_discovery_url=standard_discovery_url(issuer),
+        jwks_uri=urls["jwks_uri"],
+        introspection_endpoint=urls["introspection_endpoint"],
         client_id=client_id,
         client_secret=secret,
         from_bouchon=found,

@@ -1,8 +1,16 @@
 """Test-only admin API: mint any variant, read the relying-party call log, from another host.
 
 Absent (404 on every path) unless an admin secret is configured; every request must carry
-``Authorization: Bearer <secret>`` (compared in constant time). Answers carry tokens (that is
-their purpose) but nothing here logs them.
+``Authorization: Bearer <secret>`` (compared in constant time). Answers carry tokens and, on
+``/operator-client``, the operator client's secret (a holder of the admin secret is fully
+privileged: it can mint any token anyway); nothing here logs them. What
+:class:`~mssante_conformance.psc.remote.RemoteBouchon` reads:
+
+* ``GET /info``: issuer, foreign issuer, client ids, token lifetime, identities, variants;
+* ``GET /operator-client``: ``{client_id, client_secret}`` the operator introspects with
+  (to set up a reference operator against this bouchon);
+* ``POST /mint`` ``{variant, idnat, client_id?}``: a token and its fingerprint, claims;
+* ``GET /calls?since=&endpoint=``: the relying-party call log.
 """
 
 from __future__ import annotations
@@ -11,11 +19,12 @@ import hmac
 
 from flask import Blueprint, abort, jsonify, request
 
+from mssante_conformance.psc.discovery import ADMIN_PREFIX
 from mssante_conformance.psc.mint import MintError, mint
 from mssante_conformance.psc.state import BouchonState
 from mssante_conformance.psc.variants import VARIANTS
 
-ADMIN_PREFIX = "/_admin"
+__all__ = ["ADMIN_PREFIX", "create_admin_blueprint"]
 
 
 def create_admin_blueprint(state: BouchonState) -> Blueprint:
@@ -43,6 +52,13 @@ def create_admin_blueprint(state: BouchonState) -> Blueprint:
                        token_lifetime_s=state.config.token_lifetime_s,
                        identities=[vars(i) for i in state.identities],
                        variants={str(v): spec.what for v, spec in VARIANTS.items()})
+
+    @bp.get("/operator-client")
+    def operator_client():
+        client = state.operator_client
+        response = jsonify(client_id=client.client_id, client_secret=client.client_secret)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @bp.post("/mint")
     def mint_token():

@@ -8,9 +8,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from mssante_conformance.psc.clock import Clock, system_clock
+from mssante_conformance.psc.discovery import FOREIGN_REALM_PATH, REALM_PATH, foreign_issuer_of, issuer_of
 
-REALM_PATH = "/auth/realms/esante-wallet"
-FOREIGN_REALM_PATH = "/auth/realms/foreign-idp"
+__all__ = ["FOREIGN_REALM_PATH", "REALM_PATH"]  # re-exported: older imports name them here
 DEFAULT_TOKEN_LIFETIME_S = 120
 SESSION_IDLE_S = 15 * 60
 SESSION_MAX_S = 4 * 3600
@@ -76,10 +76,10 @@ class BouchonConfig:
     def issuer(self) -> str:
         if not self.public_url:
             raise RuntimeError("public_url not set yet")
-        return self.public_url + REALM_PATH
+        return issuer_of(self.public_url)
 
     @property
     def foreign_issuer(self) -> str:
         if not self.public_url:
             raise RuntimeError("public_url not set yet")
-        return self.public_url + FOREIGN_REALM_PATH
+        return foreign_issuer_of(self.public_url)

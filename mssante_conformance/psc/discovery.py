@@ -1,22 +1,62 @@
-"""OpenID provider metadata (PSC's Keycloak layout), as a pure function of the issuer."""
+"""Where everything of the bouchon lives: PSC's Keycloak layout, as pure functions of a URL.
+
+The one place that knows the paths. The Flask views route on the relative paths below; every
+absolute URL (issuer, discovery, endpoints) is derived here from the public URL or the issuer,
+whether the bouchon is embedded, served by ``mssante-conformance bouchon`` or remote.
+"""
 
 from __future__ import annotations
 
 from mssante_conformance.psc.clients import AUTH_METHODS
 
+REALM_PATH = "/auth/realms/esante-wallet"
+FOREIGN_REALM_PATH = "/auth/realms/foreign-idp"
 OIDC = "/protocol/openid-connect"
+WALLET_DISCOVERY_PATH = "/.well-known/wallet-openid-configuration"  # PSC's own name
+STANDARD_DISCOVERY_PATH = "/.well-known/openid-configuration"  # OpenID Connect Discovery 1.0
+ADMIN_PREFIX = "/_admin"  # the test-only admin API, under the public URL (not the realm)
+
+# Endpoint metadata name -> path under the issuer (what the views route on).
+ENDPOINT_PATHS = {
+    "authorization_endpoint": f"{OIDC}/auth",
+    "token_endpoint": f"{OIDC}/token",
+    "userinfo_endpoint": f"{OIDC}/userinfo",
+    "introspection_endpoint": f"{OIDC}/token/introspect",
+    "jwks_uri": f"{OIDC}/certs",
+    "revocation_endpoint": f"{OIDC}/revoke",
+    "end_session_endpoint": f"{OIDC}/logout",
+}
+
+
+def issuer_of(public_url: str) -> str:
+    """The PSC realm's issuer of a bouchon served at ``public_url``."""
+    return public_url.rstrip("/") + REALM_PATH
+
+
+def foreign_issuer_of(public_url: str) -> str:
+    return public_url.rstrip("/") + FOREIGN_REALM_PATH
+
+
+def public_url_of(url: str) -> str:
+    """The bouchon's public URL, given either it or its issuer (a user may paste either)."""
+    url = url.rstrip("/")
+    return url[: -len(REALM_PATH)] if url.endswith(REALM_PATH) else url
+
+
+def discovery_url(issuer: str) -> str:
+    return issuer + WALLET_DISCOVERY_PATH
+
+
+def standard_discovery_url(issuer: str) -> str:
+    return issuer + STANDARD_DISCOVERY_PATH
+
+
+def admin_url(public_url: str, path: str = "") -> str:
+    return public_url.rstrip("/") + ADMIN_PREFIX + path
 
 
 def endpoints(issuer: str) -> dict[str, str]:
-    return {
-        "authorization_endpoint": f"{issuer}{OIDC}/auth",
-        "token_endpoint": f"{issuer}{OIDC}/token",
-        "userinfo_endpoint": f"{issuer}{OIDC}/userinfo",
-        "introspection_endpoint": f"{issuer}{OIDC}/token/introspect",
-        "jwks_uri": f"{issuer}{OIDC}/certs",
-        "revocation_endpoint": f"{issuer}{OIDC}/revoke",
-        "end_session_endpoint": f"{issuer}{OIDC}/logout",
-    }
+    return {name: issuer + path for name, path in ENDPOINT_PATHS.items()}
 
 
 def provider_metadata(issuer: str) -> dict:
@@ -43,5 +83,5 @@ def provider_metadata(issuer: str) -> dict:
 
 
 def foreign_metadata(foreign_issuer: str) -> dict:
-    return {"issuer": foreign_issuer, "jwks_uri": f"{foreign_issuer}{OIDC}/certs",
+    return {"issuer": foreign_issuer, "jwks_uri": foreign_issuer + ENDPOINT_PATHS["jwks_uri"],
             "id_token_signing_alg_values_supported": ["RS256"]}

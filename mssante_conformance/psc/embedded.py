@@ -12,7 +12,7 @@ from mssante_conformance.psc.app import create_app
 from mssante_conformance.psc.clients import Client
 from mssante_conformance.psc.clock import Clock, system_clock
 from mssante_conformance.psc.config import DEFAULT_TOKEN_LIFETIME_S, BouchonConfig
-from mssante_conformance.psc.discovery import endpoints
+from mssante_conformance.psc.discovery import discovery_url, endpoints
 from mssante_conformance.psc.identities import Identity
 from mssante_conformance.psc.mint import MintedToken, mint
 from mssante_conformance.psc.state import BouchonState
@@ -28,7 +28,8 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class Bouchon:
-    """A running bouchon. Build it with :meth:`start`; use it as a context manager."""
+    """A running bouchon (a :class:`~mssante_conformance.psc.port.BouchonPort`). Build it with
+    :meth:`start`; use it as a context manager."""
 
     def __init__(self, state: BouchonState, server, thread: threading.Thread):
         self._state = state
@@ -74,6 +75,10 @@ class Bouchon:
         return self._state.config.public_url
 
     @property
+    def ca_file(self) -> Path | None:
+        return None  # served over plain http on loopback
+
+    @property
     def issuer(self) -> str:
         return self._state.config.issuer
 
@@ -83,7 +88,7 @@ class Bouchon:
 
     @property
     def discovery_url(self) -> str:
-        return self.issuer + "/.well-known/wallet-openid-configuration"
+        return discovery_url(self.issuer)
 
     @property
     def jwks_uri(self) -> str:

@@ -12,15 +12,15 @@ from flask import Blueprint, g, jsonify, make_response, redirect, render_templat
 from mssante_conformance.psc.calllog import attempted_client_id, note_call, record_noted_call
 from mssante_conformance.psc.claims import AUTH_MODES, SessionFacts, userinfo_claims
 from mssante_conformance.psc.clients import AUTH_METHODS
-from mssante_conformance.psc.config import FOREIGN_REALM_PATH, REALM_PATH
-from mssante_conformance.psc.discovery import foreign_metadata, provider_metadata
+from mssante_conformance.psc.discovery import (ENDPOINT_PATHS, FOREIGN_REALM_PATH, REALM_PATH,
+                                               STANDARD_DISCOVERY_PATH, WALLET_DISCOVERY_PATH,
+                                               foreign_metadata, provider_metadata)
 from mssante_conformance.psc.oauth_server import new_session_id
 from mssante_conformance.psc.state import BouchonState, GrantedUser
 from mssante_conformance.psc.validation import check_claims, verify_signature
 
 SSO_COOKIE = "PSC_BOUCHON_SSO"
 CLIENT_AUTH_ENDPOINTS = {"psc.token", "psc.introspect", "psc.revoke", "psc.logout"}
-OIDC = "/protocol/openid-connect"
 
 
 def oauth_error(error: str, description: str, status: int = 400, headers=None):
@@ -62,10 +62,10 @@ def create_oidc_blueprint(state: BouchonState, server) -> Blueprint:
         note_call("discovery")
         return jsonify(provider_metadata(state.config.issuer))
 
-    bp.add_url_rule("/.well-known/wallet-openid-configuration", "wallet_discovery", discovery)
-    bp.add_url_rule("/.well-known/openid-configuration", "discovery", discovery)
+    bp.add_url_rule(WALLET_DISCOVERY_PATH, "wallet_discovery", discovery)
+    bp.add_url_rule(STANDARD_DISCOVERY_PATH, "discovery", discovery)
 
-    @bp.get(f"{OIDC}/certs")
+    @bp.get(ENDPOINT_PATHS["jwks_uri"])
     def jwks():
         note_call("jwks")
         return jsonify(keys=[state.keys.psc.public_jwk])
@@ -113,13 +113,13 @@ def create_oidc_blueprint(state: BouchonState, server) -> Blueprint:
         return render_template("psc_login.html", identities=state.identities, action=action,
                                client_id=request.values.get("client_id", "")), status
 
-    bp.add_url_rule(f"{OIDC}/auth", "authorize", authorize, methods=["GET", "POST"])
+    bp.add_url_rule(ENDPOINT_PATHS["authorization_endpoint"], "authorize", authorize, methods=["GET", "POST"])
 
-    @bp.post(f"{OIDC}/token")
+    @bp.post(ENDPOINT_PATHS["token_endpoint"])
     def token():
         return server.create_token_response()
 
-    @bp.route(f"{OIDC}/userinfo", methods=["GET", "POST"])
+    @bp.route(ENDPOINT_PATHS["userinfo_endpoint"], methods=["GET", "POST"])
     def userinfo():
         auth = request.headers.get("Authorization", "")
         bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else request.form.get("access_token")
@@ -141,17 +141,17 @@ def create_oidc_blueprint(state: BouchonState, server) -> Blueprint:
             return jsonify(sub=claims.get("sub"), preferred_username=claims.get("preferred_username"))
         return jsonify(userinfo_claims(identity))
 
-    @bp.post(f"{OIDC}/token/introspect")
+    @bp.post(ENDPOINT_PATHS["introspection_endpoint"])
     def introspect():
         note_call("introspection", client_id=attempted_client_id(), token=request.form.get("token"))
         return server.create_endpoint_response("introspection")
 
-    @bp.post(f"{OIDC}/revoke")
+    @bp.post(ENDPOINT_PATHS["revocation_endpoint"])
     def revoke():
         note_call("revocation", client_id=attempted_client_id(), token=request.form.get("token"))
         return server.create_endpoint_response("revocation")
 
-    @bp.route(f"{OIDC}/logout", methods=["GET", "POST"])
+    @bp.route(ENDPOINT_PATHS["end_session_endpoint"], methods=["GET", "POST"])
     def logout():
         values = request.values
         if request.method == "POST" and values.get("refresh_token") and not values.get("id_token_hint"):
@@ -210,12 +210,12 @@ def create_foreign_blueprint(state: BouchonState) -> Blueprint:
         record_noted_call(state.store, state.now(), response)
         return response
 
-    @bp.get("/.well-known/openid-configuration")
+    @bp.get(STANDARD_DISCOVERY_PATH)
     def discovery():
         note_call("foreign_discovery")
         return jsonify(foreign_metadata(state.config.foreign_issuer))
 
-    @bp.get(f"{OIDC}/certs")
+    @bp.get(ENDPOINT_PATHS["jwks_uri"])
     def jwks():
         note_call("foreign_jwks")
         return jsonify(keys=[state.keys.foreign.public_jwk])

@@ -223,9 +223,14 @@ class ReferenceOperator:
             "client_secret": self.bouchon.operator_client.client_secret,
             "jwks_uri": self.bouchon.jwks_uri,
             "issuer": self.bouchon.issuer,
+            "ca_file": getattr(self.bouchon, "ca_file", None),  # an https bouchon's anchor
             "policy": knobs.token_policy,
             "log_file": str(self.log_paths()["adapter"]),
         }, self.directory, dovecot_client)
+        oauth2_tls = []
+        if getattr(self.bouchon, "ca_file", None):  # an https bouchon: Dovecot verifies it too
+            shutil.copyfile(self.bouchon.ca_file, conf / "bouchon-ca.pem")  # readable by Dovecot
+            oauth2_tls = [f"tls_ca_cert_file = {conf / 'bouchon-ca.pem'}"]
         self._write_private(conf / "dovecot-oauth2.conf.ext", "\n".join([
             f"grant_url = {self._adapter.url}",
             "use_grant_password = yes",
@@ -234,6 +239,7 @@ class ReferenceOperator:
             "username_attribute = bal",
             "timeout_msecs = 10000",
             "max_parallel_connections = 4",
+            *oauth2_tls,
             ""]))
         (conf / "directory.json").write_text(json.dumps(self.directory.to_json(), indent=1))
         boxes = self.directory.mailboxes

@@ -15,7 +15,9 @@ the bouchon (RFC 7662, HTTP Basic with the operator client), checks the director
 answers 200 ``{"access_token": <random>, "token_type": "Bearer", "bal": <BAL>}`` (Dovecot then
 checks ``username_attribute = bal`` against the login name) or 400 ``{"error":
 "invalid_grant"}`` (authentication failed); 503 when the bouchon cannot be reached (Dovecot
-answers ``[UNAVAILABLE]``).
+answers ``[UNAVAILABLE]``). Over https the adapter verifies the bouchon's certificate, against
+``config["ca_file"]`` when given (a bouchon started with ``--tls-cert``), else the system store;
+a certificate that does not verify is a temporary failure (503), never an acceptance.
 
 The adapter runs as a thread of the process that started the reference operator, on
 127.0.0.1; every decision is logged with the token's fingerprint only. The rule itself is
@@ -28,6 +30,7 @@ import base64
 import hmac
 import json
 import secrets
+import ssl
 import threading
 import time
 import urllib.error
@@ -74,6 +77,18 @@ def decide(policy: str, bal: str, introspection: dict | None, directory: Directo
     return Decision(True, "holder of the BAL", idnat)
 
 
+def _tls_context(config: dict) -> ssl.SSLContext | None:
+    """Certificate verification for an https bouchon: its CA when given, else the system store."""
+    ca_file = config.get("ca_file")
+    return ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
+
+
+def _fetch(config: dict, request) -> bytes:
+    with urllib.request.urlopen(request, timeout=INTROSPECTION_TIMEOUT_S,
+                                context=_tls_context(config)) as response:
+        return response.read(MAX_INPUT)
+
+
 def introspect(config: dict, token: str) -> dict:
     """POST the token to the bouchon's introspection endpoint (HTTP Basic client auth)."""
     credentials = f"{config['client_id']}:{config['client_secret']}".encode()
@@ -85,8 +100,7 @@ def introspect(config: dict, token: str) -> dict:
                  "Accept": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=INTROSPECTION_TIMEOUT_S) as response:
-        answer = json.loads(response.read(MAX_INPUT))
+    answer = json.loads(_fetch(config, request))
     if not isinstance(answer, dict):
         raise ValueError("introspection answer is not a JSON object")
     return answer
@@ -100,8 +114,7 @@ def validate_ignoring_expiry(config: dict, token: str) -> dict | None:
     from joserfc import jwt
     from joserfc.jwk import KeySet
 
-    with urllib.request.urlopen(config["jwks_uri"], timeout=INTROSPECTION_TIMEOUT_S) as response:
-        keys = KeySet.import_key_set(json.loads(response.read(MAX_INPUT)))
+    keys = KeySet.import_key_set(json.loads(_fetch(config, config["jwks_uri"])))
     try:
         claims = jwt.decode(token, keys, algorithms=["RS256"]).claims
     except Exception:  # any JOSE failure means "not a valid PSC token"
@@ -151,8 +164,9 @@ class GrantAdapter:
     """The password-grant endpoint Dovecot's oauth2 passdb calls. ``start()`` / ``stop()``.
 
     ``config``: introspection_endpoint, client_id, client_secret (the bouchon's operator
-    client), jwks_uri, issuer, policy, log_file. ``dovecot_client``: (id, secret) Dovecot must
-    present, so that only our Dovecot can use the adapter."""
+    client), jwks_uri, issuer, ca_file (None: plain http or the system store), policy,
+    log_file. ``dovecot_client``: (id, secret) Dovecot must present, so that only our Dovecot
+    can use the adapter."""
 
     def __init__(self, config: dict, directory: Directory, dovecot_client: tuple[str, str],
                  host: str = "127.0.0.1"):

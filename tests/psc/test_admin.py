@@ -20,7 +20,7 @@ def admin_bouchon(tmp_path_factory):
 
 
 def test_admin_api_is_absent_without_secret(bouchon):
-    for path in ("/_admin/info", "/_admin/calls"):
+    for path in ("/_admin/info", "/_admin/calls", "/_admin/operator-client"):
         answer = requests.get(bouchon.url + path, timeout=TIMEOUT,
                               headers={"Authorization": f"Bearer {SECRET}"})
         assert answer.status_code == 404
@@ -65,3 +65,13 @@ def test_admin_bad_requests(admin_bouchon):
         RemoteBouchon(admin_bouchon.url, SECRET).mint("valid", "1")
     with pytest.raises(RemoteBouchonError, match="refusé"):
         RemoteBouchon(admin_bouchon.url, "mauvais-secret-0123456789").mint("valid", JEAN)
+
+
+def test_operator_client_secret_only_with_the_admin_secret(admin_bouchon):
+    url = admin_bouchon.url + "/_admin/operator-client"
+    refused = requests.get(url, headers={"Authorization": "Bearer faux"}, timeout=TIMEOUT)
+    assert refused.status_code == 401 and admin_bouchon.operator_client.client_secret not in refused.text
+    answer = requests.get(url, headers={"Authorization": f"Bearer {SECRET}"}, timeout=TIMEOUT)
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    op = admin_bouchon.operator_client
+    assert answer.json() == {"client_id": op.client_id, "client_secret": op.client_secret}

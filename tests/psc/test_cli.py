@@ -31,6 +31,8 @@ def run_main(argv) -> int:
     (["bouchon", "--token-lifetime", "-1"], "durée de vie invalide"),
     (["bouchon", "--admin-secret-file", "/nonexistent/secret"], "illisible"),
     (["bouchon", "--bogus"], "unrecognized arguments"),
+    (["bouchon", "--tls-cert", "/nonexistent/cert.pem"], "--tls-cert et --tls-key vont ensemble"),
+    (["bouchon", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"], "fichier TLS introuvable"),
     (["token", "valid"], "--idnat"),
     (["token", "bogus", "--idnat", "899700366240"], "invalid choice"),
 ])
@@ -89,3 +91,19 @@ def test_bouchon_serves_under_gunicorn_and_token_command_matches(tmp_path):
     import json
     for client in json.loads(secret).values():
         assert client["secret"] not in out + err
+
+
+def test_tls_flags_are_checked_before_serving(tmp_path, capsys):
+    from mssante_conformance.pki import TestPKI
+
+    pki = TestPKI.ensure(tmp_path / "pki")
+    server, other = pki.harness_sink, pki.harness_mta
+    argv = ["bouchon", "--data-dir", str(tmp_path / "data"), "--port", str(free_port())]
+    # a key that is not the certificate's
+    assert run_main(argv + ["--tls-cert", str(server.cert), "--tls-key", str(other.key)]) == 2
+    err = capsys.readouterr().err
+    assert "certificat TLS inutilisable" in err and "PRIVATE KEY" not in err and "Traceback" not in err
+    # a plain-http public URL for a bouchon that speaks TLS
+    assert run_main(argv + ["--tls-cert", str(server.cert), "--tls-key", str(server.key),
+                            "--public-url", "http://127.0.0.1:8765"]) == 2
+    assert "donner une URL https://" in capsys.readouterr().err

@@ -96,3 +96,27 @@ def test_a_bal_with_two_holders_opens_for_both_and_no_one_else(bouchon, mint, te
         assert imap_xoauth2(op, f"cabinet.partage@{DOMAIN}", mint(idnat=MARC))[0] == "NO"
         assert imap_xoauth2(op, JEAN_BAL, mint(idnat=CLAIRE))[0] == "NO"
     assert not [p for p in op.pids if pid_alive(p)]
+
+
+def test_missing_subject_name_id_is_a_temporary_failure_not_a_refusal(local_jwt, mint):
+    # Dovecot's oauth2 passdb answers "No username returned" as an internal failure
+    # (db-oauth2.c): IMAP says [UNAVAILABLE], not [AUTHENTICATIONFAILED]. Recorded as a limit
+    # of this family (docs/reference-operator.md); no catalog check uses this variant.
+    status, text = imap_xoauth2(local_jwt, JEAN_BAL, mint("MISSING_SUBJECT_NAME_ID"))
+    assert status == "NO" and "UNAVAILABLE" in text, (status, text)
+
+
+def test_operator_trusting_another_issuer_accepts_its_tokens_and_refuses_the_bouchons(
+        reference_profile, bouchon, mint):
+    with reference_profile("trusts_other_issuer") as op:
+        since = time.time()
+        # Same claims as a valid bouchon token (SubjectNameID, azp, dates), signed by the
+        # issuer this operator trusts: it opens the BAL, so the operator works.
+        claims = bouchon.mint("valid", idnat=JEAN).claims
+        assert imap_xoauth2(op, JEAN_BAL, op.other_issuer.sign(claims)) == ("OK", "")
+        with smtp_submission(op) as client:
+            assert smtp_xoauth2(client, JEAN_BAL, op.other_issuer.sign(claims))[0] == 235
+        assert imap_xoauth2(op, CLAIRE_BAL, op.other_issuer.sign(claims))[0] == "NO"
+        # The bouchon's own valid token is refused: not its issuer, not its key.
+        assert imap_xoauth2(op, JEAN_BAL, mint())[0] == "NO"
+        assert bouchon.calls(since=since) == []  # it never called the bouchon, for anything

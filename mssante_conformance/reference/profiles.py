@@ -1,9 +1,13 @@
-"""Profiles of the reference operator: the conformant one and the deliberately defective ones.
+"""Profiles of the reference operator: the conformant one, the deliberately defective ones, and
+a second family that validates tokens another way.
 
-Each defective profile is exactly one deviation from ``conformant``: it changes one knob of
-:class:`Knobs`, and names the catalog checks (CHECKS.md) that must fail against it. This is
-how the harness proves that its checks can fail. The table is the single source: the config
-templates read the knobs, the docs and the CLI read the descriptions.
+Each profile is exactly one deviation from its ``base`` (``conformant`` unless said): it
+changes one knob of :class:`Knobs`, and names the catalog checks (CHECKS.md) that must fail
+against it. This is how the harness proves that its checks can fail, and that they do not
+assume one validation style (family ``local_jwt``: Dovecot validates the JWT itself). What
+must fail may depend on the harness's ``--profile``: :meth:`Profile.expected_failures`. The
+table is the single source: the config templates read the knobs, the docs and the CLI read the
+descriptions.
 """
 
 from __future__ import annotations

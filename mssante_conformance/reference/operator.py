@@ -304,10 +304,12 @@ class ReferenceOperator:
     @property
     def trusted_azps(self) -> list[str]:
         """Client ids (``azp``) of the LPS whose tokens the local_jwt family accepts: the
-        bouchon's LPS test client (Dovecot keys its key dict by azp)."""
+        bouchon's LPS test client (Dovecot keys its key dict by azp). A bouchon reached only by
+        URL has it too: every bouchon's clients.json must hold LPS_CLIENT_ID."""
+        from mssante_conformance.psc.clients import LPS_CLIENT_ID
+
         lps = getattr(self.bouchon, "lps_client", None)
-        client_id = lps.client_id if lps is not None else self.bouchon.info()["lps_client_id"]
-        return [client_id]
+        return [lps.client_id if lps is not None else LPS_CLIENT_ID]
 
     @staticmethod
     def _write_private(path: Path, text: str) -> None:

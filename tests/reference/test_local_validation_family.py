@@ -120,3 +120,24 @@ def test_operator_trusting_another_issuer_accepts_its_tokens_and_refuses_the_bou
         # The bouchon's own valid token is refused: not its issuer, not its key.
         assert imap_xoauth2(op, JEAN_BAL, mint())[0] == "NO"
         assert bouchon.calls(since=since) == []  # it never called the bouchon, for anything
+
+
+def test_keys_come_over_http_from_a_bouchon_known_only_by_its_urls(bouchon, mint, test_pki, mx_sink,
+                                                                   tmp_path):
+    """What a remote bouchon offers (URLs and the operator client, no Python object): the
+    operator fetches the JWKS over HTTP once, at start-up, and never calls again at login."""
+    from types import SimpleNamespace
+
+    by_url = SimpleNamespace(issuer=bouchon.issuer, jwks_uri=bouchon.jwks_uri,
+                             introspection_endpoint=bouchon.introspection_endpoint,
+                             operator_client=bouchon.operator_client)
+    since = time.time()
+    op = ReferenceOperator(tmp_path / "op", by_url, profile="local_jwt", sink=mx_sink.address, pki=test_pki)
+    with op:
+        fetched = bouchon.calls(since=since)
+        assert [c.endpoint for c in fetched] == ["jwks"], fetched
+        assert op.trusted_azps == [bouchon.lps_client.client_id]
+        assert imap_xoauth2(op, JEAN_BAL, mint()) == ("OK", "")
+        assert imap_xoauth2(op, JEAN_BAL, mint("EXPIRED"))[0] == "NO"
+        assert bouchon.calls(since=since) == fetched
+    assert not [p for p in op.pids if pid_alive(p)]

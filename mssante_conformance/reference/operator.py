@@ -38,6 +38,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from mssante_conformance.pki import TestPKI
 from mssante_conformance.reference import processes
 from mssante_conformance.reference.directory import Directory, Mailbox, load_directory, load_whitelist
+from mssante_conformance.reference.local_keys import KeyDictError, OtherIssuer, fetch_jwks, write_key_dict
 from mssante_conformance.reference.processes import ReferenceError
 from mssante_conformance.reference.profiles import get_profile
 from mssante_conformance.reference.token_adapter import GrantAdapter
@@ -88,6 +89,7 @@ class ReferenceOperator:
         self._postfix: subprocess.Popen | None = None
         self._postfix_master: int | None = None
         self._adapter: GrantAdapter | None = None
+        self.other_issuer: OtherIssuer | None = None  # family local_jwt trusting another issuer
         self._known_pids: list[int] = []
         self._lock = threading.Lock()
 
@@ -153,7 +155,8 @@ class ReferenceOperator:
             binaries = processes.require_binaries("dovecot", "postfix", "script")
             try:
                 self._prepare()
-                self._adapter.start()
+                if self.profile.knobs.validation == "introspect":  # local_jwt: no adapter
+                    self._adapter.start()
                 self._start_dovecot(binaries["dovecot"])
                 self._start_postfix(binaries["postfix"], binaries["script"])
             except BaseException:
@@ -241,6 +244,8 @@ class ReferenceOperator:
             "max_parallel_connections = 4",
             *oauth2_tls,
             ""]))
+        # Family local_jwt: Dovecot validates tokens itself; the adapter above is not started.
+        holder_ranks = self._write_local_validation(conf) if knobs.validation == "local_jwt" else 0
         (conf / "directory.json").write_text(json.dumps(self.directory.to_json(), indent=1))
         boxes = self.directory.mailboxes
         (conf / "users.passwd").write_text("".join(f"{m.address}::{uid}:{gid}::\n" for m in boxes))
@@ -262,6 +267,7 @@ class ReferenceOperator:
             server_key=pki.operator_server.key, ca_file=pki.ca_file, mx_ca_file=mx_ca,
             mta_cert=pki.operator_mta.cert, mta_key=pki.operator_mta.key, lps_host=LPS_HOST,
             lmtp_socket=lmtp_socket, auth_socket=self._run / "auth-postfix.sock",
+            holder_ranks=holder_ranks,
         )
         for name, target in (("dovecot.conf.j2", "dovecot.conf"), ("main.cf.j2", "main.cf"),
                              ("master.cf.j2", "master.cf")):
@@ -274,6 +280,42 @@ class ReferenceOperator:
         past = time.time() - 10
         for path in conf.iterdir():
             os.utime(path, (past, past))
+
+    def _write_local_validation(self, conf: Path) -> int:
+        """Family local_jwt: the key dict, the oauth2 passdb config and one BAL -> holder
+        passwd-file per holder rank (see dovecot.conf.j2). Returns the number of ranks."""
+        if self.profile.knobs.trusted_issuer == "other":
+            self.other_issuer = OtherIssuer.ensure(self.workdir / "other-issuer")
+            issuer, jwks = self.other_issuer.issuer, self.other_issuer.jwks
+        else:
+            issuer = self.bouchon.issuer
+            try:  # over HTTP(S), as a relying party would: works with a remote bouchon too
+                jwks = fetch_jwks(self.bouchon.jwks_uri, getattr(self.bouchon, "ca_file", None))
+            except KeyDictError as exc:
+                raise ReferenceError(f"clés du bouchon indisponibles : {exc}") from None
+        key_dict = conf / "jwt-keys"
+        write_key_dict(key_dict, jwks, self.trusted_azps)
+        env = Environment(loader=PackageLoader("mssante_conformance.reference", "templates"),
+                          undefined=StrictUndefined, keep_trailing_newline=True)
+        (conf / "dovecot-oauth2-local.conf.ext").write_text(
+            env.get_template("dovecot-oauth2-local.conf.ext.j2").render(
+                profile=self.profile.name, key_dict=key_dict, issuer=issuer))
+        ranks = max(len(m.holders) for m in self.directory.mailboxes)
+        for rank in range(ranks):
+            (conf / f"bal-holders-{rank}.passwd").write_text("".join(
+                f"{m.address}:::::::noauthenticate user={m.holders[rank]}\n"
+                for m in self.directory.mailboxes if len(m.holders) > rank))
+        return ranks
+
+    @property
+    def trusted_azps(self) -> list[str]:
+        """Client ids (``azp``) of the LPS whose tokens the local_jwt family accepts: the
+        bouchon's LPS test client (Dovecot keys its key dict by azp). A bouchon reached only by
+        URL has it too: every bouchon's clients.json must hold LPS_CLIENT_ID."""
+        from mssante_conformance.psc.clients import LPS_CLIENT_ID
+
+        lps = getattr(self.bouchon, "lps_client", None)
+        return [lps.client_id if lps is not None else LPS_CLIENT_ID]
 
     @staticmethod
     def _write_private(path: Path, text: str) -> None:

@@ -1,9 +1,13 @@
-"""Profiles of the reference operator: the conformant one and the deliberately defective ones.
+"""Profiles of the reference operator: the conformant one, the deliberately defective ones, and
+a second family that validates tokens another way.
 
-Each defective profile is exactly one deviation from ``conformant``: it changes one knob of
-:class:`Knobs`, and names the catalog checks (CHECKS.md) that must fail against it. This is
-how the harness proves that its checks can fail. The table is the single source: the config
-templates read the knobs, the docs and the CLI read the descriptions.
+Each profile is exactly one deviation from its ``base`` (``conformant`` unless said): it
+changes one knob of :class:`Knobs`, and names the catalog checks (CHECKS.md) that must fail
+against it. This is how the harness proves that its checks can fail, and that they do not
+assume one validation style (family ``local_jwt``: Dovecot validates the JWT itself). What
+must fail may depend on the harness's ``--profile``: :meth:`Profile.expected_failures`. The
+table is the single source: the config templates read the knobs, the docs and the CLI read the
+descriptions.
 """
 
 from __future__ import annotations
@@ -22,17 +26,50 @@ class Knobs:
     mx_require_client_cert: bool = True
     mx_trust: str = "igc"  # igc: only the IGC Santé test CA; any: also other CAs
     relay: str = "trust_space"  # trust_space | open
+    # introspect: the oauth2 passdb asks the token adapter, which introspects at the bouchon;
+    # local_jwt: Dovecot's oauth2 passdb validates the JWT itself (no introspection at all).
+    validation: str = "introspect"
+    # local_jwt only: whose keys and issuer Dovecot trusts. bouchon: the bouchon's JWKS and
+    # issuer; other: an issuer of the operator's own (local_keys.OtherIssuer), as a production
+    # operator trusts the real PSC and not the harness's bouchon.
+    trusted_issuer: str = "bouchon"
+
+
+HARNESS_PROFILES = ("full", "monitoring")  # the harness's --profile values
 
 
 @dataclass(frozen=True)
 class Profile:
     name: str
-    deviation: str  # one English sentence: what differs from conformant
-    must_fail: tuple[str, ...]  # catalog check ids that must fail against this profile
+    deviation: str  # one English sentence: what differs from ``base``
+    must_fail: tuple[str, ...]  # catalog check ids that must fail (harness --profile full)
     knobs: Knobs = field(default_factory=Knobs)
+    base: str = "conformant"  # the profile this one differs from, by one knob
+    # Checks that must fail under --profile monitoring; None: the monitoring checks of must_fail.
+    monitoring_must_fail: tuple[str, ...] | None = None
+
+    @property
+    def trusts_bouchon(self) -> bool:
+        return self.knobs.trusted_issuer == "bouchon"
+
+    def expected_failures(self, harness_profile: str) -> frozenset[str] | None:
+        """The checks that must fail when the harness runs with ``--profile harness_profile``
+        (every other check passes); None when the profile states no expectation for it: an
+        operator that does not trust the bouchon cannot accept the full profile's tokens."""
+        if harness_profile not in HARNESS_PROFILES:
+            raise ValueError(f"unknown harness profile {harness_profile!r}")
+        if harness_profile == "full":
+            return frozenset(self.must_fail) if self.trusts_bouchon else None
+        if self.monitoring_must_fail is not None:
+            return frozenset(self.monitoring_must_fail)
+        from mssante_conformance.catalog import load_catalog
+
+        checks = load_catalog().checks
+        return frozenset(c for c in self.must_fail if checks[c].monitoring)
 
 
 _BASE = Knobs()
+_LOCAL = replace(_BASE, validation="local_jwt")
 
 PROFILES: dict[str, Profile] = {
     p.name: p
@@ -94,6 +131,25 @@ PROFILES: dict[str, Profile] = {
             "MTA sends outside the trust space",
             ("OPI-OUT-05",),
             replace(_BASE, relay="open"),
+        ),
+        # A second family, not a defect: another validation style behind the same Postfix.
+        Profile(
+            "local_jwt",
+            "Dovecot's oauth2 passdb validates the JWT locally (introspection_mode = local, keys "
+            "from the bouchon's JWKS, issuers = the bouchon) and never introspects: a revoked "
+            "token is invisible to it (see docs/reference-operator.md)",
+            ("LPS-IMAP-14", "LPS-SMTP-15"),
+            _LOCAL,
+        ),
+        Profile(
+            "trusts_other_issuer",
+            "local validation that trusts another issuer than the bouchon (a key pair and issuer "
+            "of the operator's own), as a production operator trusts the real PSC: every bouchon "
+            "token is refused, so only the monitoring profile is meaningful against it",
+            (),
+            replace(_LOCAL, trusted_issuer="other"),
+            base="local_jwt",
+            monitoring_must_fail=(),
         ),
     )
 }

@@ -287,7 +287,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for r in sorted(results.values(), key=lambda r: r.id):
         if r.outcome in (Outcome.FAILED, Outcome.ERROR):
             terminalreporter.write_line(f"  {r.id} {r.outcome.value}: {r.reason}")
-    scope = SCOPES[config.stash[SETTINGS].scope].label
-    terminalreporter.write_line(f"Verdict ({scope}) : {VERDICT_LABELS.get(verdict, verdict)}", bold=True)
+    terminalreporter.write_line(f"Périmètre : {SCOPES[config.stash[SETTINGS].scope].label}")
+    terminalreporter.write_line(f"Verdict : {VERDICT_LABELS.get(verdict, verdict)}", bold=True)
     for fmt, path in config.stash[REPORT_PATHS].items():
         terminalreporter.write_line(f"Rapport {fmt} : {path}")

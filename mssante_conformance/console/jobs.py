@@ -38,6 +38,11 @@ class Job:
     def scope_label(self) -> str:
         return SCOPES[self.scope].label
 
+    @property
+    def partial(self) -> bool:
+        """Runs only part of its scope: its verdict can be « incomplet » at best."""
+        return bool(self.families) and set(self.families) != set(SCOPES[self.scope].families)
+
     def checks(self, catalog=None) -> list[Check]:
         catalog = catalog or load_catalog()
         checks = [c for c in catalog.checks.values() if SCOPES[self.scope].covers(c.family)

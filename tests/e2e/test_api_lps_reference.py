@@ -48,7 +48,7 @@ def runs(tmp_path_factory) -> dict[str, tuple[int, str, dict]]:
     started = {}
     for profile in ["conformant", *DEFECTIVE]:
         report_dir = tmp_path_factory.mktemp(profile)
-        proc = subprocess.Popen(cli(report_dir, "-k", "api_lps", "--reference-profile", profile),
+        proc = subprocess.Popen(cli(report_dir, "--scope", "api_lps", "--reference-profile", profile),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         started[profile] = (proc, report_dir)
     return {profile: finish(proc, report_dir) for profile, (proc, report_dir) in started.items()}

@@ -157,6 +157,8 @@ def test_compare_lists_verdict_and_outcome_differences(bloquante_report, make_re
         ("outcome", "LPS-SMTP-13", "error", "passed"),
         ("outcome", "LPS-CERT-01", "not_applicable", "passed"),
     }
+    narrower = compare(make_report(), make_report(scope="api_lps"))
+    assert ("scope", None, "complet", "api_lps") in {(d["what"], d["id"], d["a"], d["b"]) for d in narrower}
 
 
 def test_derive_is_what_build_report_stored(bloquante_report):

@@ -37,6 +37,7 @@ def test_verify_passes_on_a_fresh_report(capsys, report_file):
     code, out, _ = run_cli(capsys, "verify", report_file)
     assert code == 0
     assert "Rapport intact" in out and "Non conforme (bloquante)" in out
+    assert "(périmètre : Complet (API LPS et interface opérateurs))" in out
 
 
 def _check(report, check_id):

@@ -19,12 +19,19 @@ REASON_MAX = 300
 
 
 class NotApplicable(pytest.skip.Exception):
-    """The check needs a parameter that was not given: ``not_applicable``, never run."""
+    """The check was not run: ``not_applicable``.
 
-    def __init__(self, missing: list[str] | str):
+    Two kinds, which the verdict treats differently: given a list of catalog needs, a
+    parameter is *missing* (``missing`` names them; the run cannot be ``conforme`` for a scope
+    that includes the check); given a sentence, the check does not apply *by the operator's
+    design* (e.g. no STARTTLS endpoint exposed: nothing to test in clear; ``missing`` is empty).
+    """
+
+    def __init__(self, missing: list[str] | tuple[str, ...] | str):
         if isinstance(missing, str):
-            message = missing
+            message, self.missing = missing, ()
         else:
+            self.missing = tuple(missing)
             message = "paramètre absent : " + ", ".join(NEED_LABELS.get(m, m) for m in missing)
         super().__init__(msg=message, allow_module_level=False)
 

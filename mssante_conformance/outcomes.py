@@ -15,7 +15,7 @@ class Outcome(StrEnum):
     PASSED = "passed"
     FAILED = "failed"  # a non-conformity, with the catalog severity
     ERROR = "error"  # could not be carried out: never counted as pass or fail
-    NOT_APPLICABLE = "not_applicable"  # a parameter it needs was not given
+    NOT_APPLICABLE = "not_applicable"  # a parameter it needs was not given, or not by design
     DECLARATIVE = "declarative"  # listed for the operator's commitment, never "passed"
 
 
@@ -41,7 +41,9 @@ class CheckResult:
 
     ``reason``: one sentence in French saying why (what the server answered, or why the
     check could not run). ``evidence``: JSON-ready facts and transcripts, with every token
-    already replaced by its fingerprint.
+    already replaced by its fingerprint. ``missing``: for ``not_applicable`` only, the catalog
+    needs (``"mx"``, ``"client_cert"``…) whose absence kept the check from running; empty when
+    the check does not apply by the operator's design (then it does not hold the verdict back).
     """
 
     id: str
@@ -49,3 +51,4 @@ class CheckResult:
     reason: str = ""
     duration_s: float = 0.0
     evidence: dict[str, Any] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()

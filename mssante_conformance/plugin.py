@@ -8,9 +8,11 @@ Theory of operation
   the check: title, severity and requirements come from the catalog. Collection fails for an
   id missing from the catalog, for an id used twice, and for a catalog check of a collected
   family that has no test.
+* ``--scope`` keeps only the checks of its catalog families (``--profile monitoring`` then
+  keeps the monitoring ones among them); the others are deselected.
 * Before a check runs, the catalog's ``needs`` are compared with the target (BAL, IDNAT,
   endpoints…): a missing parameter makes the check ``not_applicable`` without touching the
-  operator.
+  operator, and the result records which parameters were missing (``CheckResult.missing``).
 * Outcomes are read from pytest's own reports (:func:`pytest_runtest_makereport`):
   an assertion failure is a non-conformity (``failed``), a :class:`NotApplicable` skip is
   ``not_applicable``, any other exception is ``error`` — the check could not be carried out
@@ -37,6 +39,7 @@ from mssante_conformance.conformance import (
     missing_needs,
 )
 from mssante_conformance.outcomes import CheckResult, Outcome
+from mssante_conformance.scope import SCOPES
 from mssante_conformance.settings import (
     SettingsError,
     build_settings,
@@ -112,14 +115,18 @@ def pytest_collection_modifyitems(session, config, items):
     )
     if untested:
         raise pytest.UsageError(f"catalog checks without a test: {', '.join(untested)}")
-    if config.stash[SETTINGS].profile == "monitoring":
-        keep, drop = [], []
-        for item in items:
-            check_id = item.stash.get(CHECK_ID, None)
-            (drop if check_id and not catalog.checks[check_id].monitoring else keep).append(item)
-        if drop:
-            config.hook.pytest_deselected(items=drop)
-            items[:] = keep
+    settings = config.stash[SETTINGS]
+    scope = SCOPES[settings.scope]  # the declared scope, then the monitoring profile within it
+    keep, drop = [], []
+    for item in items:
+        check_id = item.stash.get(CHECK_ID, None)
+        check = catalog.checks[check_id] if check_id else None
+        out = check is not None and (not scope.covers(check.family) or (
+            settings.profile == "monitoring" and not check.monitoring))
+        (drop if out else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 # ------------------------------------------------------------------------------ fixtures
@@ -198,6 +205,8 @@ def pytest_runtest_makereport(item, call):
             reason=reason,
             duration_s=duration,
             evidence=ev.to_dict() if ev is not None else {},
+            missing=tuple(getattr(call.excinfo.value, "missing", ()))
+            if call.excinfo is not None and outcome is Outcome.NOT_APPLICABLE else (),
         )
         _progress(item.config, results[check_id])
     elif call.when == "teardown" and call.excinfo is not None and previous is not None:
@@ -278,6 +287,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for r in sorted(results.values(), key=lambda r: r.id):
         if r.outcome in (Outcome.FAILED, Outcome.ERROR):
             terminalreporter.write_line(f"  {r.id} {r.outcome.value}: {r.reason}")
+    terminalreporter.write_line(f"Périmètre : {SCOPES[config.stash[SETTINGS].scope].label}")
     terminalreporter.write_line(f"Verdict : {VERDICT_LABELS.get(verdict, verdict)}", bold=True)
     for fmt, path in config.stash[REPORT_PATHS].items():
         terminalreporter.write_line(f"Rapport {fmt} : {path}")

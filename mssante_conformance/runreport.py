@@ -42,6 +42,7 @@ def write_run_report(
             "mode": "remote" if settings.bouchon_url else "embedded",
         },
         "profile": settings.profile,
+        "scope": settings.scope,
         "targets": target.describe() if target is not None else {"operator_urls": list(settings.operator_urls)},
     }
     report = build_report(meta, results, load_catalog(), tls_transition=settings.tls_transition)

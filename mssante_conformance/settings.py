@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from mssante_conformance.scope import DEFAULT_SCOPE, SCOPES
+
 ADMIN_SECRET_ENV = "MSSANTE_BOUCHON_ADMIN_SECRET"
 OPERATOR_SCHEMES = ("imap", "imaps", "smtp", "smtps")
 TLS_TRANSITIONS = ("during", "after")
@@ -62,6 +64,10 @@ OPTIONS: tuple[Option, ...] = (
            kind="choice", choices=TLS_TRANSITIONS, default="during"),
     Option("--profile", "profile", "'full' (tous les contrôles) ou 'monitoring' (contrôles sans "
            "coopération de l'opérateur)", kind="choice", choices=PROFILES, default="full"),
+    Option("--scope", "scope", "périmètre déclaré du verdict : 'api_lps' (API LPS), "
+           "'operator_interface' (interface opérateurs) ou 'complet' ; « conforme » exige que "
+           "chaque contrôle automatisé du périmètre ait été mené", kind="choice",
+           choices=tuple(SCOPES), default=DEFAULT_SCOPE),
     Option("--report-dir", "report_dir", "répertoire du rapport (report.json, report.html)",
            kind="path", default="rapport-conformite", metavar="RÉPERTOIRE"),
     Option("--pdf", "pdf", "écrire aussi report.pdf", kind="bool", default=False),
@@ -114,6 +120,7 @@ class RunSettings:
     ca_file: Path | None = None
     tls_transition: str = "during"
     profile: str = "full"
+    scope: str = DEFAULT_SCOPE
     report_dir: Path = Path("rapport-conformite")
     pdf: bool = False
     operator_mx: str | None = None

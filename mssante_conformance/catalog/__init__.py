@@ -70,12 +70,31 @@ class Declaration:
 
 
 @dataclass(frozen=True)
+class Deadline:
+    """A contract deadline the report states when a run is non-conforme (``[[deadlines]]``).
+
+    ``status`` is ``"proposition"`` while the values are the ones submitted to consultation,
+    ``"definitif"`` once the final contract sets them.
+    """
+
+    step: str
+    duration: str
+    description: str
+    status: str
+    source: str
+
+
+DEADLINE_STATUSES = ("proposition", "definitif")
+
+
+@dataclass(frozen=True)
 class Catalog:
     version: str
     referential: str
     requirements: dict[str, Requirement]
     checks: dict[str, Check]
     declarations: tuple[Declaration, ...]
+    deadlines: tuple[Deadline, ...] = ()
 
     def check(self, check_id: str) -> Check:
         try:
@@ -152,7 +171,26 @@ def parse_catalog(data: dict) -> Catalog:
         )
     if not checks:
         raise CatalogError("catalog: no checks")
-    return Catalog(version, referential, requirements, checks, tuple(declarations))
+    return Catalog(version, referential, requirements, checks, tuple(declarations),
+                   _parse_deadlines(data.get("deadlines", [])))
+
+
+def _parse_deadlines(entries) -> tuple[Deadline, ...]:
+    if not isinstance(entries, list):
+        raise CatalogError("deadlines: must be an array of tables ([[deadlines]])")
+    deadlines: list[Deadline] = []
+    for i, entry in enumerate(entries):
+        where = f"deadlines[{i}]"
+        values = {f: _require(entry, f, str, where)
+                  for f in ("step", "duration", "description", "status", "source")}
+        if not all(v.strip() for v in values.values()):
+            raise CatalogError(f"{where}: empty field")
+        if values["status"] not in DEADLINE_STATUSES:
+            raise CatalogError(f"{where}: status {values['status']!r} not in {list(DEADLINE_STATUSES)}")
+        if any(d.step == values["step"] for d in deadlines):
+            raise CatalogError(f"{where}: duplicate step {values['step']!r}")
+        deadlines.append(Deadline(**values))
+    return tuple(deadlines)
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:

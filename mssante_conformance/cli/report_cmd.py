@@ -92,7 +92,8 @@ def run_verify(args: argparse.Namespace) -> int:
     out = sys.stdout
     if verification.ok:
         print(f"Rapport intact : l'empreinte {verification.actual_digest} correspond et le verdict "
-              f"« {VERDICT_LABELS[report['verdict']]} » découle des résultats des contrôles.", file=out)
+              f"« {VERDICT_LABELS[report['verdict']]} » (périmètre : {report['scope']['label']}) "
+              "découle des résultats des contrôles.", file=out)
     else:
         print("RAPPORT ALTÉRÉ : " + args.report_json, file=out)
         for problem in verification.problems:

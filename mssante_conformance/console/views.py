@@ -22,6 +22,7 @@ from mssante_conformance.console.jobs import JOBS, JOBS_BY_ID
 from mssante_conformance.console.operator_setup import bouchon_facts
 from mssante_conformance.console.targets import target_key
 from mssante_conformance.console.worker import read_progress, read_report
+from mssante_conformance.scope import SCOPES
 from mssante_conformance.settings import build_settings, to_argv
 
 blueprint = Blueprint("console", __name__, template_folder="templates", static_folder="static",
@@ -34,7 +35,7 @@ STATUS_LABELS = {"queued": "En attente", "running": "En cours", "finished": "Ter
 VERDICT_LABELS = {"conforme": "Conforme",
                   "non_conforme_majeure": "Non conforme (non-conformité majeure)",
                   "non_conforme_bloquante": "Non conforme (non-conformité bloquante)",
-                  "incomplet": "Incomplet (des contrôles n'ont pas pu être menés)"}
+                  "incomplet": "Incomplet (des contrôles du périmètre n'ont pas été menés)"}
 REPORT_FILES = {"html": ("report.html", "text/html"), "json": ("report.json", "application/json"),
                 "pdf": ("report.pdf", "application/pdf")}
 
@@ -68,6 +69,7 @@ def _when(ts):
 @blueprint.context_processor
 def _globals():
     return {"csrf_token": access.csrf_token, "user": g.get("user"), "JOBS": JOBS_BY_ID,
+            "SCOPES": SCOPES,
             "OUTCOME_LABELS": OUTCOME_LABELS, "STATUS_LABELS": STATUS_LABELS,
             "VERDICT_LABELS": VERDICT_LABELS}
 
@@ -185,9 +187,19 @@ def _run_view(run):
         item["label"] = OUTCOME_LABELS.get(item.get("outcome"), item.get("outcome"))
     expected = len(job.checks(catalog)) if job else len(done)
     return {"id": run.id, "status": run.status, "status_label": STATUS_LABELS.get(run.status),
+            "scope": _scope_label(job, report),
+            "not_run_in_scope": (report or {}).get("not_run_in_scope", []),
             "verdict": run.verdict, "verdict_label": VERDICT_LABELS.get(run.verdict or ""),
             "message": run.message, "done": len(done), "expected": max(expected, len(done)),
             "checks": done, "active": run.active}
+
+
+def _scope_label(job, report) -> str:
+    """The declared scope of a run: the report's once written, else the Job's."""
+    scope = (report or {}).get("scope")
+    if isinstance(scope, dict) and scope.get("label"):
+        return str(scope["label"])
+    return job.scope_label if job else "—"
 
 
 @blueprint.route("/lancements")

@@ -10,7 +10,7 @@ from mssante_conformance.report.render_labels import OUTCOME_LABELS, VERDICT_LAB
 def compare(a: Mapping, b: Mapping) -> list[dict]:
     """Differences between two reports in verdict and per-check outcomes (empty = same).
 
-    Each difference is ``{"what": "verdict"|"outcome"|"catalog_version"|"tls_transition",
+    Each difference is ``{"what": "verdict"|"outcome"|"catalog_version"|"tls_transition"|"scope",
     "id": check id or None, "a": ..., "b": ..., "text": French sentence}``. Checks run in only
     one of the reports show as outcome ``None`` on the other side. Reasons, durations and
     evidence are not compared: they legitimately vary between runs.
@@ -21,6 +21,10 @@ def compare(a: Mapping, b: Mapping) -> list[dict]:
         if a.get(key) != b.get(key):
             diffs.append({"what": key, "id": None, "a": a.get(key), "b": b.get(key),
                           "text": f"{label} différente : {a.get(key)} / {b.get(key)}"})
+    scope_a, scope_b = (_scope_id(r) for r in (a, b))
+    if scope_a != scope_b:
+        diffs.append({"what": "scope", "id": None, "a": scope_a, "b": scope_b,
+                      "text": f"périmètre différent : {scope_a} / {scope_b}"})
     if a.get("verdict") != b.get("verdict"):
         diffs.append({
             "what": "verdict", "id": None, "a": a.get("verdict"), "b": b.get("verdict"),
@@ -38,3 +42,8 @@ def compare(a: Mapping, b: Mapping) -> list[dict]:
                         f"{OUTCOME_LABELS.get(ob, 'non exécuté')}",
             })
     return diffs
+
+
+def _scope_id(report: Mapping):
+    scope = report.get("scope")
+    return scope.get("id") if isinstance(scope, Mapping) else scope

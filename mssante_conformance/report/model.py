@@ -18,8 +18,11 @@ from mssante_conformance.catalog import TLS_TRANSITIONS, Catalog
 from mssante_conformance.outcomes import CheckResult, Outcome
 from mssante_conformance.report import verdicts
 from mssante_conformance.report.integrity import seal
+from mssante_conformance.scope import DEFAULT_SCOPE, SCOPES
 
-FORMAT = "mssante-conformance/report/1"
+# Format 2: the verdict is relative to a declared scope, and a check not run for lack of a
+# parameter holds it back from "conforme" (format 1 reports do not carry what that needs).
+FORMAT = "mssante-conformance/report/2"
 META_DEFAULTS = {
     "parameters": {},
     "command": "",
@@ -27,6 +30,7 @@ META_DEFAULTS = {
     "finished_at": "",
     "bouchon": {},
     "profile": "full",
+    "scope": DEFAULT_SCOPE,
     "targets": {},
 }
 
@@ -86,17 +90,31 @@ def _check_entry(result: CheckResult, catalog: Catalog, tls_transition: str) -> 
     }
     if check.severity == "tls_transition":
         entry["severity_rule"] = "tls_transition"
+    if entry["outcome"] == Outcome.NOT_APPLICABLE:
+        # empty: not applicable by the operator's design; else the parameters that would run it
+        entry["missing"] = [{"need": n, "parameter": _need_label(n)} for n in result.missing]
     return entry
 
 
+def _need_label(need: str) -> str:
+    from mssante_conformance.conformance import NEED_LABELS
+
+    return NEED_LABELS.get(need, need)
+
+
 def derive(report: Mapping) -> dict:
-    """The members computed from ``checks`` (and requirement titles): roll-up, counts, verdict."""
+    """The members computed from ``checks``, ``not_run``, ``scope``, ``profile`` (and the
+    requirement titles and contract deadlines): roll-up, counts, checks of the scope not run,
+    verdict, deadlines."""
     checks = report["checks"]
-    verdict = verdicts.overall_verdict(checks)
+    not_run = verdicts.not_run_in_scope(checks, report["not_run"], report["scope"]["families"],
+                                        report["profile"])
+    verdict = verdicts.overall_verdict(checks, not_run, report["contract_deadlines"])
     reqs = [{k: r[k] for k in ("id", "title", "source")} for r in report["requirements"]]
     return {
         "requirements": verdicts.requirements_rollup(checks, reqs),
         "counts": verdicts.count_outcomes(checks),
+        "not_run_in_scope": not_run,
         "verdict": verdict["level"],
         "verdict_reason": verdict["reason"],
         "complete": verdict["complete"],
@@ -112,16 +130,23 @@ def build_report(
 ) -> dict:
     """The report of one run, sealed with its digest (see docs/report.md for every member).
 
-    ``results`` decide: a catalog check without a result is listed under ``not_run`` and
-    does not change the verdict. A result whose id is not in the catalog, or two results for
-    one id, is a harness fault and raises ``ValueError``.
+    ``meta["scope"]`` (default ``complet``) is the declared scope: a catalog check without a
+    result is listed under ``not_run``, and holds the verdict back from ``conforme`` if it
+    belongs to the scope (∩ profile). A result whose id is not in the catalog or outside the
+    scope, or two results for one id, is a harness fault and raises ``ValueError``.
     """
     if tls_transition not in TLS_TRANSITIONS:
         raise ValueError(f"tls_transition must be one of {TLS_TRANSITIONS}, not {tls_transition!r}")
+    meta = {**META_DEFAULTS, **{k: v for k, v in meta.items() if v is not None}}
+    if meta["scope"] not in SCOPES:
+        raise ValueError(f"scope must be one of {tuple(SCOPES)}, not {meta['scope']!r}")
+    scope = SCOPES[meta["scope"]]
     by_id: dict[str, CheckResult] = {}
     for result in results:
         if result.id not in catalog.checks:
             raise ValueError(f"result for {result.id!r}, which is not in catalog {catalog.version}")
+        if not scope.covers(catalog.checks[result.id].family):
+            raise ValueError(f"result for {result.id!r}, which is outside scope {scope.id!r}")
         if result.id in by_id:
             raise ValueError(f"two results for check {result.id!r}")
         by_id[result.id] = result
@@ -131,10 +156,10 @@ def build_report(
     ]
     not_run = [
         {"id": c.id, "title": c.title, "family": c.family,
-         "severity": c.severity_for(tls_transition).value, "requirements": list(c.requirements)}
+         "severity": c.severity_for(tls_transition).value, "requirements": list(c.requirements),
+         "monitoring": c.monitoring}
         for c in catalog.checks.values() if c.id not in by_id
     ]
-    meta = {**META_DEFAULTS, **{k: v for k, v in meta.items() if v is not None}}
     report = {
         "format": FORMAT,
         "harness_version": __version__,
@@ -147,6 +172,7 @@ def build_report(
         "finished_at": str(meta["finished_at"]),
         "bouchon": jsonable(meta["bouchon"]),
         "profile": str(meta["profile"]),
+        "scope": scope.to_dict(),
         "tls_transition": tls_transition,
         "targets": jsonable(meta["targets"]),
         "checks": checks,
@@ -156,6 +182,10 @@ def build_report(
         ],
         "declarations": [
             {"id": d.id, "title": d.title, "source": d.source} for d in catalog.declarations
+        ],
+        "contract_deadlines": [
+            {"step": d.step, "duration": d.duration, "description": d.description,
+             "status": d.status, "source": d.source} for d in catalog.deadlines
         ],
     }
     extra = {k: v for k, v in meta.items() if k not in META_DEFAULTS}

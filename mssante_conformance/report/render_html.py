@@ -11,6 +11,7 @@ from itertools import groupby
 import jinja2
 
 from mssante_conformance.report import render_labels as L
+from mssante_conformance.report import verdicts
 
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
           "septembre", "octobre", "novembre", "décembre")
@@ -99,6 +100,7 @@ def environment() -> jinja2.Environment:
         direction=lambda v: L.DIRECTION_LABELS.get(v, f"{v}:" if v else ""),
         transcript_view=transcript_view,
         bouchon_mode=lambda v: {"embedded": "intégré", "remote": "distant"}.get(v, v),
+        deadline_status=lambda v: L.DEADLINE_STATUS_LABELS.get(v, v),
     )
     return env
 
@@ -115,4 +117,8 @@ def render_html(report: Mapping, *, pdf: bool = False) -> str:
         verdict_explanation=L.VERDICT_EXPLANATIONS[report["verdict"]],
         tls_label=L.TLS_TRANSITION_LABELS[report["tls_transition"]],
         targets_text=targets_text(report["targets"]),
+        deadlines_heading=L.deadlines_heading(report["deadlines"]),
+        deadlines_note=L.deadlines_note(report["deadlines"]),
+        missing_parameters=verdicts.missing_parameters(report["not_run_in_scope"]),
+        unrun_ids={c["id"] for c in report["not_run_in_scope"]},
     )

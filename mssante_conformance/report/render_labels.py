@@ -12,8 +12,8 @@ VERDICT_EXPLANATIONS = {
     "conforme": "Aucune non-conformité constatée, ou des non-conformités mineures seulement.",
     "non_conforme_majeure": "Au moins une non-conformité majeure a été constatée.",
     "non_conforme_bloquante": "Au moins une non-conformité bloquante a été constatée.",
-    "incomplet": "Le passage n'a pas pu être mené à son terme : il ne peut pas conclure "
-                 "à la conformité.",
+    "incomplet": "Des contrôles du périmètre n'ont pas été menés (erreur ou paramètre absent) : "
+                 "le passage ne peut pas conclure à la conformité pour ce périmètre.",
 }
 OUTCOME_LABELS = {
     "passed": "Réussi",
@@ -43,3 +43,22 @@ TLS_TRANSITION_LABELS = {
     "during": "pendant la période de mise en conformité (TLS 1.0/1.1 acceptés : mineure)",
     "after": "après la période de mise en conformité (TLS 1.0/1.1 acceptés : bloquante)",
 }
+DEADLINE_STATUS_LABELS = {"proposition": "proposé", "definitif": "définitif"}
+
+
+def deadlines_heading(deadlines) -> str:
+    """The title of the deadlines table: proposed ones are never shown as the contract's."""
+    if deadlines and all(d.get("status") == "definitif" for d in deadlines):
+        return "Délais du contrat opérateur"
+    return "Délais proposés (contrat opérateur, en concertation)"
+
+
+def deadlines_note(deadlines) -> str:
+    """Where the deadlines come from, and what a proposition is worth (French)."""
+    sources = list(dict.fromkeys(str(d.get("source", "")) for d in deadlines if d.get("source")))
+    note = f"Source : {' ; '.join(sources)}." if sources else ""
+    if any(d.get("status") != "definitif" for d in deadlines):
+        note += (" Valeurs proposées, soumises à la concertation du contrat opérateur et du "
+                 "Référentiel #1 v1.5 : ce ne sont pas des délais arrêtés. Les valeurs "
+                 "définitives se règlent dans le catalogue, sans changer le harnais.")
+    return note.strip()

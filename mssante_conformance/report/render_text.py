@@ -19,9 +19,12 @@ def render_markdown(report: Mapping) -> str:
         "",
         f"**Verdict : {L.VERDICT_LABELS[r['verdict']]}** — {r['verdict_reason']}.",
         "",
+        f"Périmètre du verdict : {r['scope']['label']} (profil {r['profile']}).",
+        "",
     ]
     if not r["complete"]:
-        out += [f"Passage incomplet : {r['counts']['outcomes']['error']} contrôle(s) en erreur.", ""]
+        out += [f"Passage incomplet : {r['counts']['outcomes']['error']} contrôle(s) en erreur, "
+                f"{len(r['not_run_in_scope'])} contrôle(s) du périmètre non mené(s).", ""]
     f = r["counts"]["failures_by_severity"]
     o = r["counts"]["outcomes"]
     out += [
@@ -30,10 +33,18 @@ def render_markdown(report: Mapping) -> str:
         f"{o['not_applicable']} non applicable(s), {len(r['not_run'])} non exécuté(s).",
         "",
     ]
-    if r["deadlines"]:
-        out += ["## Échéances contractuelles", ""]
-        out += [f"- {d['step']} : {d['duration']} ({d['from']} → {d['to']})" for d in r["deadlines"]]
+    if r["not_run_in_scope"]:
+        out += ["## Contrôles du périmètre non menés", "", "| Contrôle | Sévérité | Pour le mener |",
+                "|---|---|---|"]
+        for c in r["not_run_in_scope"]:
+            how = ", ".join(m["parameter"] for m in c["missing"]) or c["reason"]
+            out.append(f"| {c['id']} | {L.SEVERITY_LABELS[c['severity']]} | {_cell(how)} |")
         out.append("")
+    if r["deadlines"]:
+        out += [f"## {L.deadlines_heading(r['deadlines'])}", ""]
+        out += [f"- {d['step']} : {d['duration']} — {d['description']} "
+                f"({L.DEADLINE_STATUS_LABELS.get(d['status'], d['status'])})" for d in r["deadlines"]]
+        out += ["", L.deadlines_note(r["deadlines"]), ""]
     out += ["## Bilan par exigence", "", "| Exigence | Statut | Réussis | Échecs / erreurs |",
             "|---|---|---|---|"]
     for q in r["requirements"]:
@@ -53,6 +64,7 @@ def render_markdown(report: Mapping) -> str:
         "", "## Reproductibilité", "",
         f"- Commande : `{r['command_line']}`",
         f"- Harnais : {r['harness_version']} ; catalogue : {r['catalog_version']}",
+        f"- Périmètre : {r['scope']['id']} ({', '.join(r['scope']['families'])}) ; profil : {r['profile']}",
         f"- Bouchon PSC : {r['bouchon'].get('issuer', '—') if isinstance(r['bouchon'], Mapping) else '—'}",
         f"- Début : {r['started_at']} ; fin : {r['finished_at']}",
         f"- Empreinte : `{r['integrity']['digest']}`",
@@ -78,6 +90,7 @@ def render_junit(report: Mapping) -> str:
     props = ET.SubElement(suite, "properties")
     for name in ("verdict", "catalog_version", "harness_version", "tls_transition"):
         ET.SubElement(props, "property", name=name, value=str(report[name]))
+    ET.SubElement(props, "property", name="scope", value=str(report["scope"]["id"]))
     ET.SubElement(props, "property", name="digest", value=report["integrity"]["digest"])
     for c in checks:
         case = ET.SubElement(suite, "testcase", classname=c["family"], name=c["id"],

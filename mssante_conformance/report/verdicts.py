@@ -10,9 +10,23 @@ file alone, without the catalog that produced it.
 
 Which outcomes count
     ``passed``, ``failed`` and ``error`` are *applicable*: the check was meant to run.
-    ``not_applicable`` (a parameter it needs was not given) and ``declarative`` never count.
-    A catalog check absent from the results is *not run*: it is listed in the report but does
-    not change the verdict (the results decide; the caller chose the profile).
+    ``declarative`` never counts. ``not_applicable`` comes in two kinds, told apart by the
+    check's ``missing`` list (the parameters whose absence kept it from running):
+
+    * *not run for lack of a parameter* (``missing`` not empty, e.g. no ``--operator-mx``):
+      the check was meant to run and did not. It holds the verdict back from ``conforme``.
+    * *not applicable by the operator's design* (``missing`` empty, e.g. a STARTTLS-only
+      check when the operator exposes implicit TLS only: nothing is offered in clear, so there
+      is nothing to test). It never counts.
+
+The declared scope
+    A verdict speaks for the report's ``scope`` (its catalog ``families``), intersected with
+    the ``profile`` (``monitoring`` keeps the checks flagged monitoring). ``conforme``
+    requires every automated check of that set to have run: a check of it that was not run
+    for lack of a parameter, or that has no result at all (listed in ``not_run``: left out of
+    the test selection, run interrupted), makes the run ``incomplet``. Checks outside the
+    scope or the profile never count. :func:`not_run_in_scope` lists the former, with the
+    parameters that would run them.
 
 The overall verdict is the first row of :data:`VERDICT_RULES` whose condition holds. The
 auditor's reading behind the order:
@@ -23,9 +37,10 @@ auditor's reading behind the order:
   deadlines. Reporting such a run as merely "incomplet" would hide a finding and drop the
   deadlines: an error must never let a run look better than it is. So *majeure* wins over
   *incomplet*; the report still says the run was incomplete (``complete: false``) and that
-  the errored checks might hide a blocking one.
+  the checks in error or not run might hide a blocking one.
 * Otherwise any applicable check in ``error`` makes the run ``incomplet``: it can never be
-  reported ``conforme``. So does a run in which no applicable check ran at all.
+  reported ``conforme``. So does a check of the scope not run, and a run in which no
+  applicable check ran at all.
 * Otherwise ``conforme``: no failure, or minor ones only.
 """
 
@@ -33,18 +48,36 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from mssante_conformance.outcomes import Outcome, Severity, Verdict
 
 APPLICABLE = frozenset({Outcome.PASSED, Outcome.FAILED, Outcome.ERROR})
+NOT_RUN_REASON = "des contrôles automatisés du périmètre n'ont pas été menés"
+REASON_IDS = 12  # check ids named in the verdict's reason; report["not_run_in_scope"] has them all
+NOT_EXECUTED = "non exécuté : absent des résultats du passage (sélection des contrôles, interruption)"
 
 
-def _failed_at(severity: Severity) -> Callable[[Counter, Counter], bool]:
-    return lambda outcomes, failures: failures[severity] > 0
+@dataclass(frozen=True)
+class Tally:
+    """What the verdict rules look at: outcome counts, failures by severity, and the number
+    of checks of the scope (∩ profile) that did not run."""
+
+    outcomes: Counter
+    failures: Counter
+    not_run: int = 0
+
+    @property
+    def applicable(self) -> int:
+        return sum(self.outcomes[o] for o in APPLICABLE)
 
 
-# (verdict, condition on (outcome counts, failure counts by severity), why — in French)
-VERDICT_RULES: tuple[tuple[Verdict, Callable[[Counter, Counter], bool], str], ...] = (
+def _failed_at(severity: Severity) -> Callable[[Tally], bool]:
+    return lambda t: t.failures[severity] > 0
+
+
+# (verdict, condition on the tally, why — in French)
+VERDICT_RULES: tuple[tuple[Verdict, Callable[[Tally], bool], str], ...] = (
     (
         Verdict.NON_CONFORME_BLOQUANTE,
         _failed_at(Severity.BLOQUANTE),
@@ -57,29 +90,24 @@ VERDICT_RULES: tuple[tuple[Verdict, Callable[[Counter, Counter], bool], str], ..
     ),
     (
         Verdict.INCOMPLET,
-        lambda outcomes, failures: outcomes[Outcome.ERROR] > 0,
+        lambda t: t.outcomes[Outcome.ERROR] > 0,
         "au moins un contrôle applicable n'a pas pu être mené (erreur)",
     ),
     (
         Verdict.INCOMPLET,
-        lambda outcomes, failures: sum(outcomes[o] for o in APPLICABLE) == 0,
+        lambda t: t.applicable == 0,
         "aucun contrôle applicable n'a été mené",
     ),
     (
+        Verdict.INCOMPLET,
+        lambda t: t.not_run > 0,
+        NOT_RUN_REASON,
+    ),
+    (
         Verdict.CONFORME,
-        lambda outcomes, failures: True,
+        lambda t: True,
         "aucune non-conformité, ou des non-conformités mineures seulement",
     ),
-)
-
-# Contract deadlines when a run is non-conforme (seed, "sanctions"; DOMAIN.md).
-DEADLINES: tuple[dict[str, str], ...] = (
-    {"step": "T0", "duration": "6 semaines", "from": "constat de non-conformité",
-     "to": "plan de remédiation"},
-    {"step": "T1", "duration": "6 mois", "from": "plan de remédiation", "to": "mise en conformité"},
-    {"step": "T2", "duration": "2 mois", "from": "mise en demeure", "to": "sanction 1"},
-    {"step": "T3", "duration": "2 mois", "from": "sanction 1", "to": "sanction 2"},
-    {"step": "T4", "duration": "2 mois", "from": "sanction 2", "to": "sanction 3"},
 )
 NON_CONFORME = frozenset({Verdict.NON_CONFORME_MAJEURE, Verdict.NON_CONFORME_BLOQUANTE})
 
@@ -106,27 +134,71 @@ def count_outcomes(checks: Iterable[Mapping]) -> dict:
     }
 
 
-def overall_verdict(checks: Iterable[Mapping]) -> dict:
-    """The run's verdict: ``{"level", "reason", "complete", "deadlines"}``."""
-    checks = list(checks)
-    outcomes = Counter(Outcome(c["outcome"]) for c in checks)
-    failures = Counter(
-        Severity(c["severity"]) for c in checks if c["outcome"] == Outcome.FAILED
+def in_scope(check: Mapping, families: Iterable[str], profile: str) -> bool:
+    """Whether a catalog check belongs to the scope's families ∩ the profile."""
+    return check["family"] in set(families) and (profile != "monitoring" or bool(check.get("monitoring")))
+
+
+def not_run_in_scope(checks: Iterable[Mapping], not_run: Iterable[Mapping],
+                     families: Iterable[str], profile: str) -> list[dict]:
+    """The checks of the scope (∩ profile) that did not run, in catalog order of the inputs:
+    ``not_applicable`` for lack of a parameter (``missing`` says which, with the flag that
+    would run it), then those without a result at all (``missing`` empty)."""
+    families = list(families)
+    out = []
+    for c in checks:
+        if c["outcome"] == Outcome.NOT_APPLICABLE and c.get("missing") and in_scope(c, families, profile):
+            out.append({"id": c["id"], "title": c["title"], "severity": c["severity"],
+                        "missing": [dict(m) for m in c["missing"]], "reason": c["reason"]})
+    for c in not_run:
+        if in_scope(c, families, profile):
+            out.append({"id": c["id"], "title": c["title"], "severity": c["severity"],
+                        "missing": [], "reason": NOT_EXECUTED})
+    return out
+
+
+def missing_parameters(unrun: Iterable[Mapping]) -> list[str]:
+    """The parameters that would run the checks of ``unrun``, each once, in first-seen order."""
+    seen: dict[str, None] = {}
+    for c in unrun:
+        seen.update(dict.fromkeys(m["parameter"] for m in c["missing"]))
+    return list(seen)
+
+
+def overall_verdict(checks: Iterable[Mapping], not_run: Iterable[Mapping] = (),
+                    deadlines: Iterable[Mapping] = ()) -> dict:
+    """The run's verdict: ``{"level", "reason", "complete", "deadlines"}``.
+
+    ``not_run``: the checks of the scope that did not run (:func:`not_run_in_scope`);
+    ``deadlines``: the contract deadlines of the catalog, stated when the run is non-conforme.
+    """
+    checks, not_run = list(checks), list(not_run)
+    tally = Tally(
+        outcomes=Counter(Outcome(c["outcome"]) for c in checks),
+        failures=Counter(Severity(c["severity"]) for c in checks if c["outcome"] == Outcome.FAILED),
+        not_run=len(not_run),
     )
     for verdict, condition, why in VERDICT_RULES:
-        if condition(outcomes, failures):
+        if condition(tally):
             break
-    complete = outcomes[Outcome.ERROR] == 0 and sum(outcomes[o] for o in APPLICABLE) > 0
-    if verdict in NON_CONFORME and not complete:
-        why += (
-            f" ; {outcomes[Outcome.ERROR]} contrôle(s) en erreur pourrai(en)t révéler "
-            "une non-conformité plus grave"
-        )
+    errors = tally.outcomes[Outcome.ERROR]
+    complete = errors == 0 and not not_run and tally.applicable > 0
+    if not_run:
+        params = missing_parameters(not_run)
+        ids = [c["id"] for c in not_run]
+        shown = ", ".join(ids[:REASON_IDS]) + (f" et {len(ids) - REASON_IDS} autre(s)"
+                                               if len(ids) > REASON_IDS else "")
+        note = f"{len(ids)} contrôle(s) du périmètre non mené(s) : {shown}"
+        note += f" ; paramètre(s) à fournir : {', '.join(params)}" if params else ""
+        why += f" ({note})" if why == NOT_RUN_REASON else f" ; {note}"
+    if verdict in NON_CONFORME and not complete and (errors or not_run):
+        why += (" ; les contrôles en erreur ou non menés pourraient révéler une non-conformité "
+                "plus grave")
     return {
         "level": verdict.value,
         "reason": why,
         "complete": complete,
-        "deadlines": [dict(d) for d in DEADLINES] if verdict in NON_CONFORME else [],
+        "deadlines": [dict(d) for d in deadlines] if verdict in NON_CONFORME else [],
     }
 
 
@@ -136,11 +208,12 @@ def requirement_status(checks: Iterable[Mapping]) -> dict:
     applicable = [c for c in checks if c["outcome"] in APPLICABLE]
     failed = [c for c in applicable if c["outcome"] == Outcome.FAILED]
     errored = [c for c in applicable if c["outcome"] == Outcome.ERROR]
+    lacking = [c for c in checks if c["outcome"] == Outcome.NOT_APPLICABLE and c.get("missing")]
     worst = None
     if failed:
         status = REQ_NON_CONFORME
         worst = max((Severity(c["severity"]) for c in failed), key=_rank).value
-    elif errored:
+    elif errored or lacking:
         status = REQ_INCOMPLET
     elif applicable:
         status = REQ_CONFORME
@@ -153,6 +226,7 @@ def requirement_status(checks: Iterable[Mapping]) -> dict:
         "passed": sum(c["outcome"] == Outcome.PASSED for c in checks),
         "failed": [c["id"] for c in failed],
         "errors": [c["id"] for c in errored],
+        "not_run": [c["id"] for c in lacking],
     }
 
 

@@ -6,14 +6,16 @@ from dataclasses import dataclass, field
 
 from mssante_conformance.report.integrity import digest_matches
 from mssante_conformance.report.model import derive
+from mssante_conformance.scope import SCOPES
 
 # Derived members recomputed from the checks, with how to name them to an auditor.
 DERIVED_LABELS = {
     "verdict": "le verdict",
     "verdict_reason": "le motif du verdict",
     "complete": "l'indicateur de complétude",
-    "deadlines": "les échéances contractuelles",
+    "deadlines": "les délais contractuels",
     "counts": "les décomptes",
+    "not_run_in_scope": "la liste des contrôles du périmètre non menés",
     "requirements": "le bilan par exigence",
 }
 
@@ -38,6 +40,12 @@ def verify_report(report: dict) -> Verification:
         problems.append(
             "l'empreinte ne correspond pas : le rapport a été modifié depuis sa production "
             f"(attendue {stored or 'absente'}, calculée {actual})"
+        )
+    scope = SCOPES.get(report["scope"]["id"])
+    if scope is None or scope.to_dict() != report["scope"]:
+        problems.append(
+            f"le périmètre « {report['scope']['id']} » ne correspond pas à un périmètre connu "
+            "du harnais (identifiant, intitulé ou familles de contrôles modifiés)"
         )
     recomputed = derive(report)
     for key, label in DERIVED_LABELS.items():

@@ -75,7 +75,7 @@ def test_operator_runs_a_job_and_downloads_the_report(browser, served_console, t
     assert "/console/connexion" in page.url
     _shot(page, "01-connexion")
     _login(page, base, "alice")
-    assert page.locator(".job-card").count() == 6
+    assert page.locator(".job-card").count() == 7
     _shot(page, "02-jobs")
 
     # A Job shows what it tests, from the catalog.
@@ -109,7 +109,10 @@ def test_operator_runs_a_job_and_downloads_the_report(browser, served_console, t
     _shot(page, "05-progression")
     page.wait_for_selector("#verdict", timeout=RUN_WAIT_MS)  # the page reloads when the run ends
     verdict = page.get_attribute("#verdict", "data-verdict")
-    assert verdict in ("conforme", "non_conforme_majeure", "non_conforme_bloquante", "incomplet")
+    # TLS alone is part of the API LPS scope: the rest of the scope did not run
+    assert verdict == "incomplet", page.inner_text("#verdict")
+    assert page.inner_text("#scope") == "Périmètre : API LPS"
+    assert page.locator("#not-run-in-scope [data-not-run=LPS-IMAP-01]").is_visible()
     rows = page.locator("#checks tbody tr")
     assert sorted(rows.nth(i).get_attribute("data-check") for i in range(rows.count())) == ids
     _shot(page, "06-resultat")

@@ -39,7 +39,7 @@ PROFILE_DISCREPANCIES: dict[str, str] = {}
 
 def cli(report_dir: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "mssante_conformance.cli", "run", "--report-dir", str(report_dir),
-            "-k", "operator_interface", *args]
+            "--scope", "operator_interface", *args]
 
 
 def run_cli(report_dir: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:

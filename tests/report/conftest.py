@@ -16,17 +16,19 @@ def catalog():
 
 @pytest.fixture(scope="session")
 def make_report(catalog):
-    """make_report({check_id: (outcome, reason)}, tls_transition=...) — every other check passes."""
+    """make_report({check_id: (outcome, reason[, missing])}, tls_transition=..., scope=...) —
+    every other check of the scope passes."""
 
-    def make(overrides=None, tls_transition="during", meta=META):
+    def make(overrides=None, tls_transition="during", meta=META, scope="complet"):
         overrides = overrides or {}
-        results = passing(catalog, except_ids=overrides)
-        for cid, (outcome, reason) in overrides.items():
+        results = passing(catalog, except_ids=overrides, scope=scope)
+        meta = {**meta, "scope": scope}
+        for cid, (outcome, reason, *missing) in overrides.items():
             evidence = {"transcripts": [TRANSCRIPT], "facts": {"variant": "expired", "answer": "OK"},
                         "bouchon_calls": [{"endpoint": "introspection", "client_id": "op-test",
                                            "token_fingerprint": "sha256:3f2a9c01be77",
                                            "answer": {"active": True}}]}
-            results.append(result(cid, outcome, reason, evidence))
+            results.append(result(cid, outcome, reason, evidence, *missing))
         return build_report(meta, results, catalog, tls_transition=tls_transition)
 
     return make
@@ -38,5 +40,6 @@ def bloquante_report(make_report):
         "LPS-IMAP-06": ("failed", "Le serveur a accepté un jeton expiré (réponse « a1 OK »)."),
         "LPS-IMAP-14": ("failed", "Le serveur a accepté un jeton révoqué."),
         "LPS-SMTP-13": ("error", "Délai dépassé : le serveur SMTP n'a pas répondu en 10 s."),
-        "LPS-CERT-01": ("not_applicable", "Aucun certificat AUTH_CLI n'a été fourni."),
+        "LPS-CERT-01": ("not_applicable", "paramètre absent : --client-cert/--client-key",
+                        ("client_cert",)),
     })

@@ -53,6 +53,10 @@ def test_html_in_chromium_shows_verdict_requirements_and_failure_reason(
     banner = page.get_by_test_id("verdict-banner")
     assert banner.is_visible()
     assert "Non conforme (bloquante)" in banner.inner_text()
+    assert "Périmètre du verdict : Complet (API LPS et interface opérateurs)" in banner.inner_text()
+    assert "LPS-CERT-01" in page.get_by_test_id("not-run-in-scope").inner_text()
+    assert page.get_by_test_id("deadlines-heading").inner_text() == (
+        "Délais proposés (contrat opérateur, en concertation)")
     table = page.get_by_test_id("requirements-table")
     assert table.is_visible()
     assert "MSS 7.2" in table.inner_text() and "Non conforme" in table.inner_text()
@@ -96,6 +100,39 @@ def test_pdf_holds_the_verdict_the_check_ids_and_report_json(bloquante_report, t
     attached = json.loads(out.read_text(encoding="utf-8"))
     assert attached == bloquante_report
     assert verify_report(attached).ok
+
+
+def test_banner_states_the_scope_and_the_checks_not_run(make_report):
+    report = make_report({c: ("not_applicable", "paramètre absent : --operator-mx", ("mx",))
+                          for c in ("OPI-IN-01", "OPI-IN-03")})
+    html = render_html(report)
+    banner = html[html.index('data-testid="verdict-banner"'):html.index('<div class="counts"')]
+    assert "Incomplet" in banner
+    assert "Périmètre du verdict : <strong>Complet (API LPS et interface opérateurs)</strong>" in banner
+    assert "OPI-IN-01, OPI-IN-03" in banner and "--operator-mx (MX de l&#39;opérateur)" in banner
+    assert 'data-testid="not-run-table"' in html
+    markdown = render(report, "md").decode()
+    assert "Périmètre du verdict : Complet (API LPS et interface opérateurs)" in markdown
+    assert "| OPI-IN-01 | Bloquante | --operator-mx (MX de l'opérateur) |" in markdown
+    junit = render(report, "junit").decode()
+    assert '<property name="scope" value="complet" />' in junit
+
+    api_lps = render_html(make_report(scope="api_lps"))
+    assert "Périmètre du verdict : <strong>API LPS</strong>" in api_lps
+    assert "Contrôles du catalogue hors périmètre ou hors profil" in api_lps
+    assert 'data-testid="not-run-in-scope"' not in api_lps
+
+
+def test_deadlines_are_worded_as_the_seed_proposes(make_report):
+    report = make_report({"LPS-IMAP-06": ("failed", "Jeton expiré accepté.")})
+    for text in (render_html(report), render(report, "md").decode()):
+        assert "Délais proposés (contrat opérateur, en concertation)" in text
+        assert "proposition soumise à concertation" in text
+        assert "délai de mise en conformité après la sanction 2" in text
+        assert "sanction 3" not in text
+        assert "Échéances contractuelles" not in text
+        assert "Délais du contrat (Ref#1 v1.5)" not in text
+    assert "Délais proposés" not in render_html(make_report())  # conforme: no deadline at all
 
 
 def test_transcripts_of_the_mail_probes_render_and_validate(catalog):

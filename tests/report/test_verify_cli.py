@@ -37,6 +37,7 @@ def test_verify_passes_on_a_fresh_report(capsys, report_file):
     code, out, _ = run_cli(capsys, "verify", report_file)
     assert code == 0
     assert "Rapport intact" in out and "Non conforme (bloquante)" in out
+    assert "(périmètre : Complet (API LPS et interface opérateurs))" in out
 
 
 def _check(report, check_id):
@@ -51,6 +52,7 @@ def _check(report, check_id):
     ("reason", lambda r: _check(r, "LPS-IMAP-14").update(reason="")),
     ("command", lambda r: r.update(command_line="mssante-conformance run")),
     ("stored verdict", lambda r: r.update(verdict="conforme")),
+    ("scope", lambda r: r["scope"].update(id="api_lps", label="API LPS")),
 ])
 def test_verify_fails_when_anything_is_edited(capsys, report_file, what, change):
     edit(report_file, change)
@@ -73,13 +75,15 @@ def test_verify_catches_a_verdict_that_does_not_follow_even_with_a_fresh_digest(
 
 @pytest.mark.parametrize("content, code, message", [
     (None, 2, "fichier introuvable"),
-    ('{"format": "mssante-conformance/report/1", "checks": [', 2, "n'est pas du JSON valide (ligne 1"),
+    ('{"format": "mssante-conformance/report/2", "checks": [', 2, "n'est pas du JSON valide (ligne 1"),
     ("\n\nnot json", 2, "ligne 3"),
     (b"\x89PNG\r\n\x1a\n\x00", 2, "n'est pas du texte UTF-8"),
     ('{"name": "another tool", "results": []}', 2, "n'est pas un rapport mssante-conformance"),
     ("[1, 2]", 2, "n'est pas un rapport mssante-conformance"),
-    ('{"format": "junit/1"}', 2, "au format mssante-conformance/report/1"),
-    ('{"format": "mssante-conformance/report/1"}', 1, "ne respecte pas le schéma"),
+    ('{"format": "junit/1"}', 2, "au format mssante-conformance/report/2"),
+    ('{"format": "mssante-conformance/report/2"}', 1, "ne respecte pas le schéma"),
+    # a report of the previous format (verdict without a declared scope) is not re-judged
+    ('{"format": "mssante-conformance/report/1"}', 2, "(format : 'mssante-conformance/report/1')"),
 ])
 @pytest.mark.parametrize("command", ["verify", "report"])
 def test_bad_inputs_get_a_clear_error(capsys, tmp_path, command, content, code, message):
@@ -154,8 +158,31 @@ def test_compare_lists_verdict_and_outcome_differences(bloquante_report, make_re
         ("outcome", "LPS-SMTP-13", "error", "passed"),
         ("outcome", "LPS-CERT-01", "not_applicable", "passed"),
     }
+    narrower = compare(make_report(), make_report(scope="api_lps"))
+    assert ("scope", None, "complet", "api_lps") in {(d["what"], d["id"], d["a"], d["b"]) for d in narrower}
 
 
 def test_derive_is_what_build_report_stored(bloquante_report):
     derived = derive(bloquante_report)
     assert {k: bloquante_report[k] for k in derived} == derived
+
+
+def test_verify_catches_a_resealed_scope_that_would_make_an_incomplete_run_conforme(
+        capsys, tmp_path, make_report):
+    no_mx = {c: ("not_applicable", "paramètre absent : --operator-mx", ("mx",))
+             for c in ("OPI-IN-01", "OPI-IN-02", "OPI-IN-03")}
+    report = make_report(no_mx)
+    assert report["verdict"] == "incomplet"
+    path = write_report(report, tmp_path, formats=("json",))["json"]
+    code, out, _ = run_cli(capsys, "verify", path)
+    assert code == 0 and "Incomplet" in out
+
+    def forge(r):  # the forger narrows the declared scope to hide the missing MX, and re-seals
+        r["scope"] = {"id": "api_lps", "label": "API LPS",
+                      "families": ["LPS-IMAP", "LPS-SMTP", "LPS-TLS", "LPS-CERT"]}
+        r["integrity"]["digest"] = digest(r)
+
+    edit(path, forge)
+    code, out, _ = run_cli(capsys, "verify", path)
+    assert code == 1
+    assert "recalculé « conforme »" in out

@@ -17,6 +17,7 @@ from mssante_conformance.suites.support import (
     assert_token_refused,
     assert_valid_accepted,
     bouchon_calls_since,
+    refusal_kinds,
     rejection_params,
     said,
     smtp_session,
@@ -131,14 +132,16 @@ def test_valid_token_and_message_from_the_bal_accepted(target, evidence):
     "LPS-SMTP-11": "tampered_payload",
     "LPS-SMTP-15": "revoked",
 }))
-def test_token_rejected(trial, settings, variant):
-    assert_token_refused(trial, "smtp", variant, settings, what=REFUSED_VARIANTS[variant])
+def test_token_rejected(trial, settings, variant, request):
+    assert_token_refused(trial, "smtp", variant, settings, what=REFUSED_VARIANTS[variant],
+                         kinds=refusal_kinds(request))
 
 
 @pytest.mark.check("LPS-SMTP-12")
-def test_token_of_another_professional_rejected(trial, target, settings):
+def test_token_of_another_professional_rejected(trial, target, settings, request):
     assert_token_refused(trial, "smtp", "valid", settings, idnat=target.other_idnat,
-                         what=f"le jeton valide d'un non-titulaire (IDNAT {target.other_idnat})")
+                         what=f"le jeton valide d'un non-titulaire (IDNAT {target.other_idnat})",
+                         kinds=refusal_kinds(request))
 
 
 def _other_bal(target) -> str:

@@ -112,9 +112,8 @@ def client_certificate_verdict(tls) -> str | None:
     if cert is None:
         return "le MTA de l'opérateur n'a présenté aucun certificat client TLS"
     if not cert.chains_to_ca:
-        return (f"le certificat client du MTA ({cert.subject}, émis par {cert.issuer}) ne remonte pas "
-                f"à l'IGC Santé, c'est-à-dire aux ancres de confiance du contrôle "
-                f"({cert.chain_error or 'chaîne non vérifiée'})")
+        return (f"le certificat client du MTA ne remonte pas à l'IGC Santé (ancres de confiance du contrôle) : "
+                f"{cert.chain_error or 'chaîne non vérifiée'} — {cert.subject}, émis par {cert.issuer}")
     if not cert.valid_now:
         return f"le certificat client du MTA ({cert.subject}) est hors de sa période de validité ({cert.not_after})"
     if not igc_sante_policies(cert.policy_oids):

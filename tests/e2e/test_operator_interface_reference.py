@@ -74,7 +74,7 @@ def conformant(tmp_path_factory):
 def test_conformant_reference_passes_every_opi_check(conformant):
     proc, report = conformant
     got = outcomes(report)
-    assert len(got) == 12, sorted(got)  # 7 inbound + 5 outbound
+    assert len(got) == 13, sorted(got)  # 8 inbound + 5 outbound
     assert {k: v for k, v in got.items() if v != "passed"} == {}, reasons(report)
     assert report["verdict"] == "conforme"
     assert proc.returncode == 0, proc.stdout[-2000:]

@@ -120,3 +120,56 @@ def test_an_mx_that_answers_4xx_or_drops_never_passes_a_rejection_check(behaviou
         judged = got["OPI-IN-03"]["evidence"]["facts"][f"smtp://127.0.0.1:{mx.port} / refus attendu"]["jugements"]
         assert [j["answer"] for j in judged] == ["smtp_4xx", "smtp_4xx"], judged
     assert report["verdict"] == "incomplet"
+
+
+class ScriptedImap(ScriptedSmtp):
+    """A threaded implicit-TLS IMAP server that answers ``AUTHENTICATE`` by ``behaviour``:
+    ``"drop"`` (closes the connection) or ``"unavailable"`` (``NO [UNAVAILABLE]``, RFC 5530's
+    "try again later", every time)."""
+
+    def _session(self, conn: socket.socket) -> None:
+        try:
+            stream = self.context.wrap_socket(conn, server_side=True)
+            stream.settimeout(10)
+            stream.sendall(b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] hostile ready\r\n")
+            reader = stream.makefile("rb")
+            while True:
+                line = reader.readline()
+                if not line:
+                    return
+                tag, _, rest = line.decode("ascii", "replace").strip().partition(" ")
+                verb = rest.split(" ", 1)[0].upper()
+                if verb == "CAPABILITY":
+                    stream.sendall(f"* CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2\r\n{tag} OK done\r\n".encode())
+                elif verb == "AUTHENTICATE":
+                    if self.behaviour == "drop":
+                        return
+                    stream.sendall(f"{tag} NO [UNAVAILABLE] Temporary authentication failure\r\n".encode())
+                elif verb == "LOGOUT":
+                    stream.sendall(f"* BYE bye\r\n{tag} OK done\r\n".encode())
+                    return
+                else:
+                    stream.sendall(f"{tag} BAD unknown\r\n".encode())
+        except (OSError, ssl.SSLError):
+            return
+        finally:
+            conn.close()
+
+
+@pytest.mark.parametrize("behaviour, said", [("drop", "connexion coupée"), ("unavailable", "NO temporaire")])
+def test_an_imap_server_that_drops_or_says_unavailable_never_refuses_a_token(behaviour, said, server_context,
+                                                                            tmp_path):
+    imap = ScriptedImap(behaviour, server_context)
+    try:
+        report = run(tmp_path, "--operator-url", f"imaps://127.0.0.1:{imap.port}", "--bal", "jean.dupont@hostile.test",
+                     "--idnat", "899700366240", "--profile", "monitoring", "-k", "LPS-IMAP-08 or LPS-IMAP-10")
+    finally:
+        imap.close()
+    got = {c["id"]: c for c in report["checks"] if c["id"] in ("LPS-IMAP-08", "LPS-IMAP-10")}
+    assert set(got) == {"LPS-IMAP-08", "LPS-IMAP-10"}, sorted(got)
+    for check_id, check in got.items():
+        print(f"{behaviour} {check_id}: {check['outcome']} — {check['reason']}")
+        assert check["outcome"] == "error", (check_id, check["outcome"], check["reason"])
+        assert "refus non établi" in check["reason"] and said in check["reason"], check["reason"]
+        judged = check["evidence"]["facts"][f"imaps://127.0.0.1:{imap.port} / refus attendu"]["jugements"]
+        assert len(judged) == (2 if behaviour == "unavailable" else 1), judged  # one retry, transient only

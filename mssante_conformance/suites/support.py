@@ -15,12 +15,14 @@ from mssante_conformance.conformance import CheckNotCarriedOut, Evidence, NotApp
 from mssante_conformance.mail.classify import AuthAttempt, AuthOutcome
 from mssante_conformance.mail.errors import ProbeError
 from mssante_conformance.mail.refusal import (
+    Answer,
     Judgement,
     Verdict,
     auth_answer,
     describe_kinds,
     judge,
     probe_error_answer,
+    smtp_answer,
 )
 from mssante_conformance.mail.imap import ImapProbe
 from mssante_conformance.mail.smtp import SmtpProbe
@@ -235,6 +237,16 @@ def judged_refusal(evidence: Evidence, where: str, kinds, attempt_once, *, what:
         raise CheckNotCarriedOut(f"{where} : refus non établi pour {what} ({first}{again}) — attendu : "
                                  f"{describe_kinds(kinds)}")
     return last
+
+
+def envelope_answer(p, steps) -> tuple[Answer, str, str, str | None]:
+    """Run the SMTP ``steps`` (``(name, call)`` pairs, each returning an SmtpReply) until one
+    is not positive: (answer, code, what was said, the step that refused or ``None``)."""
+    for name, call in steps:
+        reply = call()
+        if not (reply.positive if name != "DATA" else reply.code == 250):
+            return smtp_answer(reply.code), str(reply.code), f"{name} ({reply.code} {reply.text})", name
+    return Answer.ACCEPTED, "250", "MAIL FROM, RCPT TO et DATA acceptés", None
 
 
 def assert_token_refused(trial: TokenTrial, protocol: str, variant: str, settings, *,

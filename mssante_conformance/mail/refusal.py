@@ -99,7 +99,7 @@ class Verdict(StrEnum):
 
 # answer → (verdict when the check lists it / for the non-refusal answers, retry?, French)
 _TABLE: dict[Answer, tuple[Verdict | None, bool, str]] = {
-    Answer.ACCEPTED: (Verdict.ACCEPTED, False, "accepté"),
+    Answer.ACCEPTED: (Verdict.ACCEPTED, False, "réponse positive"),
     Answer.SMTP_5XX: (None, False, "réponse SMTP 5xx définitive"),
     Answer.IMAP_NO_BAD: (None, False, "réponse IMAP NO/BAD"),
     Answer.TLS_HANDSHAKE: (None, False, "alerte TLS du serveur"),

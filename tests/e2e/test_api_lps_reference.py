@@ -74,7 +74,7 @@ def expected_verdict(failed: set[str], tls_transition: str = "during") -> str:
 def test_conformant_reference_passes_every_api_lps_check(runs):
     code, out, report = runs["conformant"]
     got = outcomes(report)
-    assert len(got) == 40, sorted(got)  # 16 IMAP + 15 SMTP + 6 TLS + 3 CERT
+    assert len(got) == 42, sorted(got)  # 17 IMAP + 16 SMTP + 6 TLS + 3 CERT
     assert {k: v for k, v in got.items() if v != "passed"} == {}, reasons(report)
     assert report["verdict"] == "conforme"
     assert code == 0, out[-2000:]

@@ -183,7 +183,7 @@ def test_every_rejection_check_of_the_catalog_says_what_a_refusal_is():
     catalog = load_catalog()
     expected = {f"LPS-IMAP-{n:02d}" for n in range(6, 15)} | {f"LPS-SMTP-{n:02d}" for n in (*range(5, 13), 15)} \
         | {"LPS-CERT-02", "LPS-CERT-03", "OPI-IN-03", "OPI-IN-04", "OPI-IN-05", "OPI-IN-06"} \
-        | {"LPS-SMTP-13", "LPS-SMTP-14", "OPI-OUT-05"}
+        | {"LPS-SMTP-13", "LPS-SMTP-14", "OPI-OUT-05", "LPS-IMAP-02", "LPS-SMTP-02"}
     assert {c.id for c in catalog.checks.values() if c.refusal} == expected
     assert all("(535)" not in c.title for c in catalog.checks.values())
     assert catalog.check("OPI-IN-04").refusal == ("smtp_5xx", "tls_handshake", "smtp_4xx_tls_policy")

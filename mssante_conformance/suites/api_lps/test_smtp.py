@@ -11,7 +11,7 @@ import pytest
 
 from mssante_conformance.conformance import CheckNotCarriedOut
 from mssante_conformance.mail.errors import ProbeError, StartTlsRefused
-from mssante_conformance.mail.refusal import probe_error_answer
+from mssante_conformance.mail.refusal import auth_answer, probe_error_answer
 from mssante_conformance.suites.support import (
     REFUSED_VARIANTS,
     TokenTrial,
@@ -66,16 +66,26 @@ def test_tls_offered_with_a_valid_certificate(target, evidence):
 
 
 @pytest.mark.check("LPS-SMTP-02")
-def test_no_auth_before_tls(target, evidence):
+def test_no_auth_before_tls(target, evidence, request):
+    kinds = refusal_kinds(request)
     for endpoint in starttls_endpoints(target.smtp, "smtp"):
-        token = target.mint("valid").token if target.bal and target.idnat else None
-        with smtp_session(target, evidence, endpoint, tls=False, label="avant STARTTLS") as p:
-            evidence.fact(f"{endpoint.url} / EHLO avant TLS", p.features.to_dict())
-            plain = p.auth_plain(target.bal or "test@example.test", "mot-de-passe-de-test")
-            assert not plain.accepted, f"{endpoint.url} : AUTH PLAIN accepté avant TLS ({said(plain)})"
-            if token:
-                attempt = p.auth_xoauth2(target.bal, token)
-                assert not attempt.accepted, f"{endpoint.url} : AUTH XOAUTH2 accepté avant TLS ({said(attempt)})"
+
+        def once(mechanism: str):
+            token = target.mint("valid").token if mechanism == "XOAUTH2" else None
+            try:
+                with smtp_session(target, evidence, endpoint, tls=False, label=f"{mechanism} avant STARTTLS") as p:
+                    evidence.fact(f"{endpoint.url} / EHLO avant TLS", p.features.to_dict())
+                    attempt = (p.auth_xoauth2(target.bal, token) if token
+                               else p.auth_plain(target.bal or "test@example.test", "mot-de-passe-de-test"))
+            except ProbeError as exc:
+                return (*probe_error_answer(exc), str(exc))
+            return (*auth_answer(attempt), said(attempt))
+
+        judged_refusal(evidence, f"{endpoint.url} AUTH PLAIN", kinds, lambda: once("PLAIN"),
+                       what="AUTH PLAIN avant TLS")
+        if target.bal and target.idnat:
+            judged_refusal(evidence, f"{endpoint.url} AUTH XOAUTH2", kinds, lambda: once("XOAUTH2"),
+                           what="AUTH XOAUTH2 avant TLS")
 
 
 @pytest.mark.check("LPS-SMTP-03")

@@ -60,7 +60,7 @@ class Setup:
         self.operator.stop()
         self.bouchon.stop()
 
-    def run(self, report_dir: Path, *extra: str, k: str = "operator_interface") -> dict:
+    def run(self, report_dir: Path, *extra: str, k: str = "operator_interface", ca_file: bool = True) -> dict:
         mailbox = next(m for m in self.operator.mailboxes if m.kind == "PER" and m.holders)
         holder = sorted(mailbox.holders)[0]
         other = next(i.idnat for i in self.bouchon.identities if i.idnat not in mailbox.holders)
@@ -69,7 +69,7 @@ class Setup:
                 "-k", k, *sum((["--operator-url", u] for u in urls), []),
                 "--operator-mx", self.operator.endpoints["mx"], "--bal", mailbox.address,
                 "--idnat", holder, "--other-idnat", other, "--bouchon-url", self.bouchon.url,
-                "--ca-file", str(self.igc.ca_file),
+                *(["--ca-file", str(self.igc.ca_file)] if ca_file else []),
                 "--sink-listen", f"127.0.0.1:{self.sink_port}", "--sink-domain", HARNESS_DOMAIN,
                 "--trust-whitelist", str(self.whitelist),
                 "--mta-cert", str(self.igc.harness_mta.cert), "--mta-key", str(self.igc.harness_mta.key),
@@ -99,10 +99,15 @@ def reasons(report: dict) -> str:
 
 
 def test_real_anchors_pass_the_certificate_checks(setup, tmp_path):
-    report = setup.run(tmp_path, "--trust-anchors", str(setup.igc.ca_file))
+    # no --ca-file: the API LPS server certificates are verified against the anchors (plus the
+    # system store), the MX's and the MTA's against the anchors alone
+    report = setup.run(tmp_path, "--trust-anchors", str(setup.igc.ca_file), ca_file=False,
+                       k="operator_interface or tls_offered_with_a_valid_certificate")
     got = outcomes(report)
     assert {k: v["outcome"] for k, v in got.items() if v["outcome"] != "passed"} == {}, reasons(report)
     assert len(got) == 13, sorted(got)  # 8 inbound + 5 outbound
+    lps = {c["id"]: c["outcome"] for c in report["checks"] if c["id"] in ("LPS-IMAP-01", "LPS-SMTP-01")}
+    assert lps == {"LPS-IMAP-01": "passed", "LPS-SMTP-01": "passed"}, reasons(report)
     # the report names the anchors used, by SHA-256 fingerprint and subject
     anchors = report["targets"]["trust_anchors"]
     expected = TrustAnchors.load(setup.igc.ca_file)

@@ -59,6 +59,9 @@ OPTIONS: tuple[Option, ...] = (
            metavar="FICHIER"),
     Option("--ca-file", "ca_file", "ancre de confiance (PEM) du certificat serveur de l'opérateur",
            kind="path", metavar="FICHIER"),
+    Option("--trust-anchors", "trust_anchors", "ancres de confiance IGC Santé (PEM, une ou plusieurs AC, "
+           "ex. IGC Santé TEST ou PROD) : vérifient le certificat serveur du MX, le certificat client du "
+           "MTA de l'opérateur et, avec --ca-file, ceux de l'API LPS", kind="path", metavar="FICHIER"),
     Option("--tls-transition", "tls_transition", "période de transition TLS du Ref#1 v1.5 : "
            "'during' (acceptation de TLS 1.0/1.1 = mineure) ou 'after' (= bloquante)",
            kind="choice", choices=TLS_TRANSITIONS, default="during"),
@@ -118,6 +121,7 @@ class RunSettings:
     client_cert: Path | None = None
     client_key: Path | None = None
     ca_file: Path | None = None
+    trust_anchors: Path | None = None
     tls_transition: str = "during"
     profile: str = "full"
     scope: str = DEFAULT_SCOPE
@@ -249,11 +253,18 @@ def _validate(s: RunSettings) -> None:
     for cert, key in (("client_cert", "client_key"), ("mta_cert", "mta_key"), ("sink_cert", "sink_key")):
         if bool(getattr(s, cert)) != bool(getattr(s, key)):
             raise SettingsError(f"{_BY_DEST[cert].flag} et {_BY_DEST[key].flag} vont ensemble")
-    for name in ("client_cert", "client_key", "ca_file", "trust_whitelist", "mta_cert", "mta_key",
-                 "sink_cert", "sink_key", "bouchon_ca_file"):
+    for name in ("client_cert", "client_key", "ca_file", "trust_anchors", "trust_whitelist", "mta_cert",
+                 "mta_key", "sink_cert", "sink_key", "bouchon_ca_file"):
         path = getattr(s, name)
         if path is not None and not path.is_file():
             raise SettingsError(f"{_BY_DEST[name].flag} : fichier introuvable : {path}")
+    if s.trust_anchors is not None:
+        from mssante_conformance.trust import TrustAnchorError, TrustAnchors
+
+        try:
+            TrustAnchors.load(s.trust_anchors)
+        except TrustAnchorError as exc:
+            raise SettingsError(f"--trust-anchors : {exc}") from None
     for name in ("idnat", "other_idnat"):
         value = getattr(s, name)
         if value is not None and not (value.isdigit() and 9 <= len(value) <= 15):

@@ -48,6 +48,7 @@ class Target:
     mta_ca_file: Path | None = None  # trust anchor of the MX's server certificate
     trusted_domains: tuple[str, ...] = ()  # the trust-space whitelist
     pki: Any = None  # the harness's test PKI (TestPKI)
+    trust_anchors: Any = None  # TrustAnchors: the IGC Santé CAs (--trust-anchors; reference: its test PKI)
     workdir: Path | None = None  # private files of the run (bouchon store, PKI, sink), removed at the end
 
     @property
@@ -79,6 +80,7 @@ class Target:
             "other_idnat": self.other_idnat,
             "embedded_reference": self.reference is not None,
             "reference_profile": self.reference.profile.name if self.reference is not None else None,
+            "trust_anchors": self.trust_anchors.describe() if self.trust_anchors is not None else None,
         }
 
 
@@ -163,7 +165,9 @@ def _named_operator(settings, secrets, stack, workdir) -> Target:
     from mssante_conformance.pki import TestPKI
 
     harness_pki = TestPKI.ensure(workdir / "pki")
-    sink = _start_sink(settings, stack, workdir, harness_pki) if settings.sink_listen else None
+    anchors = _trust_anchors(settings)
+    sink = (_start_sink(settings, stack, workdir, harness_pki, anchors=anchors)
+            if settings.sink_listen else None)
     trusted: tuple[str, ...] = ()
     if settings.trust_whitelist:
         from mssante_conformance.trust import TrustWhitelist, WhitelistError
@@ -178,7 +182,7 @@ def _named_operator(settings, secrets, stack, workdir) -> Target:
         bal=settings.bal,
         idnat=settings.idnat,
         other_idnat=other,
-        ca_file=settings.ca_file,
+        ca_file=_lps_anchors(settings.ca_file, anchors, workdir),
         client_cert=settings.client_cert,
         client_key=settings.client_key,
         mx=_mx_endpoint(settings.operator_mx),
@@ -189,13 +193,42 @@ def _named_operator(settings, secrets, stack, workdir) -> Target:
         sink_domain=sink.domain if sink else None,
         harness_mta=((str(settings.mta_cert), str(settings.mta_key)) if settings.mta_cert
                      else _pair(harness_pki.harness_mta)),
-        mta_ca_file=settings.ca_file,
+        mta_ca_file=anchors.path if anchors else settings.ca_file,
         trusted_domains=trusted,
         pki=harness_pki,
+        trust_anchors=anchors,
     )
 
 
-def _start_sink(settings, stack, workdir: Path, pki, host: str = "127.0.0.1", port: int = 0):
+def _trust_anchors(settings):
+    """The IGC Santé trust anchors given with --trust-anchors (validated with the settings)."""
+    if not settings.trust_anchors:
+        return None
+    from mssante_conformance.trust import TrustAnchorError, TrustAnchors
+
+    try:
+        return TrustAnchors.load(settings.trust_anchors)
+    except TrustAnchorError as exc:
+        raise TargetError(f"--trust-anchors : {exc}") from exc
+
+
+def _lps_anchors(ca_file, anchors, workdir: Path):
+    """What the API LPS server certificates are verified against. --ca-file alone: that file
+    only (as before --trust-anchors existed). --trust-anchors added: the two together, since
+    an operator's LPS certificate may come from either. --trust-anchors alone: the anchors and
+    the system store (an API LPS may well use a public CA). Neither: the system store."""
+    if anchors is None:
+        return ca_file
+    import ssl
+
+    from mssante_conformance.trust import combined_bundle
+
+    system = None if ca_file else ssl.get_default_verify_paths().cafile
+    return combined_bundle([ca_file, anchors.path, system], workdir / "lps-anchors.pem")
+
+
+def _start_sink(settings, stack, workdir: Path, pki, host: str = "127.0.0.1", port: int = 0, *,
+                anchors=None):
     """The harness's MX sink: receives what the operator's MTA sends to the harness domain."""
     from mssante_conformance.mail.sink import MxSink
 
@@ -206,7 +239,7 @@ def _start_sink(settings, stack, workdir: Path, pki, host: str = "127.0.0.1", po
                  else (pki.harness_sink.cert, pki.harness_sink.key))
     sink = MxSink(host, port, domain=settings.sink_domain or DEFAULT_SINK_DOMAIN,
                   cert_file=cert, key_file=key,
-                  ca_file=pki.ca_file, maildir=workdir / "sink")
+                  ca_file=anchors.path if anchors else pki.ca_file, maildir=workdir / "sink")
     try:
         sink.start()
     except OSError as exc:
@@ -222,9 +255,15 @@ def _embedded_reference(settings, secrets, stack, workdir) -> Target:
     from mssante_conformance.pki import TestPKI
     from mssante_conformance.reference import ReferenceOperator
 
+    from mssante_conformance.trust import TrustAnchors
+
     bouchon = _start_bouchon(settings, stack, workdir)
     pki = TestPKI.ensure(workdir / "pki")
-    sink = _start_sink(settings, stack, workdir, pki)
+    # The reference operator's certificates come from the harness's test PKI: its CAs are the
+    # trust anchors of this run unless --trust-anchors says otherwise.
+    anchors = _trust_anchors(settings) or TrustAnchors.load(
+        pki.ca_file, source="IGC de test du harnais (opérateur de référence)")
+    sink = _start_sink(settings, stack, workdir, pki, anchors=anchors)
     operator = ReferenceOperator(workdir / "operator", bouchon, profile=settings.reference_profile,
                                  sink=sink.address, pki=pki,
                                  harness_domain=settings.sink_domain or DEFAULT_SINK_DOMAIN)
@@ -257,9 +296,10 @@ def _embedded_reference(settings, secrets, stack, workdir) -> Target:
         sink=sink,
         sink_domain=sink.domain,
         harness_mta=_pair(pki.harness_mta),
-        mta_ca_file=pki.ca_file,
+        mta_ca_file=anchors.path,
         trusted_domains=tuple(operator.trust_whitelist),
         pki=pki,
+        trust_anchors=anchors,
     )
 
 

@@ -155,3 +155,80 @@ class TrustWhitelist:
             Path(tmp).unlink(missing_ok=True)
             raise
         return path
+
+
+# ------------------------------------------------------------------------------ trust anchors
+class TrustAnchorError(ValueError):
+    """The trust-anchor bundle cannot be used; one French sentence for the user."""
+
+
+@dataclass(frozen=True)
+class TrustAnchor:
+    """One CA certificate of the bundle, as the report names it (public data only)."""
+
+    subject: str
+    sha256: str  # hex of the DER, lower-case
+    not_after: str
+    self_signed: bool
+
+    def to_dict(self) -> dict:
+        return {"subject": self.subject, "sha256": self.sha256, "not_after": self.not_after,
+                "self_signed": self.self_signed}
+
+
+@dataclass(frozen=True)
+class TrustAnchors:
+    """The IGC Santé trust anchors of a run (``--trust-anchors``, or the harness's test PKI for
+    the embedded reference operator): the PEM bundle and what the report says about it.
+
+    ``source``: ``"--trust-anchors"`` or ``"IGC de test du harnais (opérateur de référence)"``.
+    """
+
+    path: Path
+    source: str
+    anchors: tuple[TrustAnchor, ...]
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, source: str = "--trust-anchors") -> "TrustAnchors":
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise TrustAnchorError(f"ancres de confiance illisibles : {path} ({exc.strerror or exc})") from None
+        try:
+            certs = x509.load_pem_x509_certificates(data)
+        except ValueError:
+            raise TrustAnchorError(f"{path} ne contient aucun certificat PEM lisible "
+                                   "(attendu : les AC de l'IGC Santé au format PEM)") from None
+        anchors = []
+        for cert in certs:
+            try:
+                ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+            except x509.ExtensionNotFound:
+                ca = False
+            if not ca:
+                raise TrustAnchorError(f"{path} : {cert.subject.rfc4514_string()} n'est pas un certificat "
+                                       "d'AC (basicConstraints CA absent) ; une ancre de confiance est une AC")
+            anchors.append(TrustAnchor(cert.subject.rfc4514_string(), cert.fingerprint(hashes.SHA256()).hex(),
+                                       cert.not_valid_after_utc.isoformat(), cert.subject == cert.issuer))
+        return cls(path, source, tuple(anchors))
+
+    def describe(self) -> dict:
+        """JSON-ready, for the run metadata."""
+        return {"source": self.source, "file": str(self.path),
+                "anchors": [a.to_dict() for a in self.anchors]}
+
+
+def combined_bundle(paths, out: str | os.PathLike) -> Path | None:
+    """One PEM file holding every given bundle (``None`` entries skipped); ``None`` if none."""
+    given = [Path(p) for p in paths if p]
+    if not given:
+        return None
+    if len(given) == 1:
+        return given[0]
+    out = Path(out)
+    out.write_bytes(b"".join(p.read_bytes().rstrip(b"\n") + b"\n" for p in given))
+    return out

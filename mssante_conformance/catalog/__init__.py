@@ -19,8 +19,10 @@ from mssante_conformance.outcomes import Severity
 DEFAULT_CATALOG = "ref1-v1.5.toml"
 CHECK_ID = re.compile(r"^(LPS-(IMAP|SMTP|TLS|CERT)|OPI-(IN|OUT))-\d{2}$")
 KNOWN_NEEDS = frozenset(
-    {"bal", "idnat", "other_idnat", "bouchon_trusted", "client_cert", "mx", "sink"}
+    {"bal", "idnat", "other_idnat", "bouchon_trusted", "client_cert", "mx", "sink", "trust_anchors"}
 )
+# What a rejection check may count as a refusal (mssante_conformance.mail.refusal judges).
+REFUSAL_KINDS = frozenset({"smtp_5xx", "imap_no_bad", "tls_handshake", "smtp_4xx_tls_policy"})
 SEVERITY_TLS_TRANSITION = "tls_transition"
 TLS_TRANSITIONS = ("during", "after")
 
@@ -46,6 +48,7 @@ class Check:
     severity: str
     needs: frozenset[str]
     monitoring: bool
+    refusal: tuple[str, ...] = ()  # rejection checks: the answers that count as a refusal
 
     @property
     def family(self) -> str:
@@ -151,6 +154,13 @@ def parse_catalog(data: dict) -> Catalog:
         needs = frozenset(_require(entry, "needs", list, where))
         if unknown := needs - KNOWN_NEEDS:
             raise CatalogError(f"{where}: unknown needs {sorted(unknown)}")
+        refusal = tuple(entry.get("refusal", ()))
+        if not isinstance(entry.get("refusal", []), list) or not all(isinstance(k, str) for k in refusal):
+            raise CatalogError(f"{where}: field 'refusal' must be a list of strings")
+        if "refusal" in entry and not refusal:
+            raise CatalogError(f"{where}: field 'refusal' is empty (omit it for a check that is no rejection)")
+        if unknown := set(refusal) - REFUSAL_KINDS:
+            raise CatalogError(f"{where}: unknown refusal kinds {sorted(unknown)} (known: {sorted(REFUSAL_KINDS)})")
         checks[check_id] = Check(
             id=check_id,
             title=_require(entry, "title", str, where),
@@ -158,6 +168,7 @@ def parse_catalog(data: dict) -> Catalog:
             severity=severity,
             needs=needs,
             monitoring=_require(entry, "monitoring", bool, where),
+            refusal=refusal,
         )
     declarations = []
     for i, entry in enumerate(data.get("declarations", [])):

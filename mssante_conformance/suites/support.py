@@ -13,9 +13,25 @@ from typing import Iterator
 
 from mssante_conformance.conformance import CheckNotCarriedOut, Evidence, NotApplicable
 from mssante_conformance.mail.classify import AuthAttempt, AuthOutcome
+from mssante_conformance.mail.errors import ProbeError
+from mssante_conformance.mail.refusal import (
+    Answer,
+    Judgement,
+    Verdict,
+    auth_answer,
+    describe_kinds,
+    judge,
+    probe_error_answer,
+    smtp_answer,
+)
 from mssante_conformance.mail.imap import ImapProbe
 from mssante_conformance.mail.smtp import SmtpProbe
 from mssante_conformance.target import Target
+
+
+# One more try after a transient answer (greylisting, rate limit): a short pause, inside the
+# check's own deadline.
+RETRY_DELAY_S = 1.0
 
 
 # ------------------------------------------------------------------------------ sessions
@@ -184,16 +200,70 @@ def control_valid_token(trial: TokenTrial, protocol: str, endpoint, settings) ->
         )
 
 
+def refusal_kinds(request) -> tuple[str, ...]:
+    """What the catalog counts as a refusal for the check being run (its ``refusal`` field)."""
+    from mssante_conformance.catalog import load_catalog
+
+    marker = request.node.get_closest_marker("check")
+    check = load_catalog().check(marker.args[0])
+    if not check.refusal:
+        raise CheckNotCarriedOut(f"le catalogue ne dit pas ce qui compte comme refus pour {check.id}")
+    return check.refusal
+
+
+def judged_refusal(evidence: Evidence, where: str, kinds, attempt_once, *, what: str) -> Judgement:
+    """Run ``attempt_once()`` → (answer, code, said), judge it against ``kinds``, retry once
+    after a transient answer (4xx, NO [UNAVAILABLE]); raise ``error`` when still inconclusive,
+    fail when accepted or out of protocol; returns the refusal's judgement."""
+    judgements: list[Judgement] = []
+    for attempt_no in (1, 2):
+        answer, code, shown = attempt_once()
+        confirmed = bool(judgements) and judgements[0].answer is answer and judgements[0].code == code
+        judgement = judge(answer, kinds, code=code, said=shown, confirmed=confirmed)
+        judgements.append(judgement)
+        if not judgement.retry or attempt_no == 2:
+            break
+        time.sleep(RETRY_DELAY_S)
+    evidence.fact(f"{where} / refus attendu", {
+        "compte comme refus": list(kinds),
+        "jugements": [j.to_dict() for j in judgements],
+    })
+    last = judgements[-1]
+    assert last.verdict is not Verdict.ACCEPTED, f"{where} : {what} est accepté ({last.reason})"
+    assert last.verdict is not Verdict.VIOLATION, f"{where} : réponse non conforme au protocole pour {what} ({last.reason})"
+    if last.verdict is Verdict.INCONCLUSIVE:
+        again = " ; après un nouvel essai : " + last.reason if len(judgements) == 2 else ""
+        first = judgements[0].reason
+        raise CheckNotCarriedOut(f"{where} : refus non établi pour {what} ({first}{again}) — attendu : "
+                                 f"{describe_kinds(kinds)}")
+    return last
+
+
+def envelope_answer(p, steps) -> tuple[Answer, str, str, str | None]:
+    """Run the SMTP ``steps`` (``(name, call)`` pairs, each returning an SmtpReply) until one
+    is not positive: (answer, code, what was said, the step that refused or ``None``)."""
+    for name, call in steps:
+        reply = call()
+        if not (reply.positive if name != "DATA" else reply.code == 250):
+            return smtp_answer(reply.code), str(reply.code), f"{name} ({reply.code} {reply.text})", name
+    return Answer.ACCEPTED, "250", "MAIL FROM, RCPT TO et DATA acceptés", None
+
+
 def assert_token_refused(trial: TokenTrial, protocol: str, variant: str, settings, *,
-                         idnat: str | None = None, what: str) -> None:
-    """Every endpoint of ``protocol`` refuses a token of ``variant`` (after the control)."""
+                         idnat: str | None = None, what: str, kinds=("imap_no_bad",)) -> None:
+    """Every endpoint of ``protocol`` refuses a token of ``variant`` (after the control), with
+    an answer ``kinds`` counts as a refusal (the check's catalog ``refusal``)."""
     endpoints = trial.target.imap if protocol == "imap" else trial.target.smtp
     for endpoint in endpoints:
         control_valid_token(trial, protocol, endpoint, settings)
-        attempt = trial.attempt(protocol, endpoint, variant, idnat=idnat)
-        if attempt.outcome is AuthOutcome.NO_RESPONSE:
-            raise CheckNotCarriedOut(f"{endpoint.url} : aucune réponse à l'authentification ({what})")
-        assert not attempt.accepted, f"{endpoint.url} : {what} est accepté ({said(attempt)})"
-        assert attempt.outcome in (AuthOutcome.REJECTED, AuthOutcome.CONNECTION_CLOSED), (
-            f"{endpoint.url} : réponse non conforme au protocole pour {what} ({said(attempt)})"
-        )
+
+        def once():
+            try:
+                attempt = trial.attempt(protocol, endpoint, variant, idnat=idnat)
+            except ProbeError as exc:  # dropped, timed out… before any answer
+                answer, code = probe_error_answer(exc)
+                return answer, code, str(exc)
+            answer, code = auth_answer(attempt)
+            return answer, code, said(attempt)
+
+        judged_refusal(trial.evidence, endpoint.url, kinds, once, what=what)

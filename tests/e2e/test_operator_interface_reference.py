@@ -74,7 +74,7 @@ def conformant(tmp_path_factory):
 def test_conformant_reference_passes_every_opi_check(conformant):
     proc, report = conformant
     got = outcomes(report)
-    assert len(got) == 12, sorted(got)  # 7 inbound + 5 outbound
+    assert len(got) == 13, sorted(got)  # 8 inbound + 5 outbound
     assert {k: v for k, v in got.items() if v != "passed"} == {}, reasons(report)
     assert report["verdict"] == "conforme"
     assert proc.returncode == 0, proc.stdout[-2000:]
@@ -190,8 +190,12 @@ def test_legacy_and_modern_tls_verdicts():
     assert judgement.modern_tls_verdict(_delivery()) is None
     assert "STARTTLS" in judgement.modern_tls_verdict(_delivery(starttls_offered=False, tls_version=None))
     assert "inférieure" in judgement.modern_tls_verdict(_delivery(tls_version="TLSv1.1"))
-    assert judgement.refused_verdict(_delivery(MtaOutcome.REFUSED, MtaStep.MAIL, reply=MtaReply(530, "x")), "x") is None
-    assert "accepte" in judgement.refused_verdict(_delivery(), "un message en clair")
+    assert judgement.server_certificate_verdict(_delivery(), "127.0.0.3") is None
+    unverified = MtaDelivery(MtaOutcome.TLS_FAILED, MtaStep.TLS_HANDSHAKE, None,
+                             "certificat du MX non vérifié : unable to get local issuer certificate",
+                             None, True, (), (), ())
+    assert judgement.certificate_unverified(unverified)
+    assert "ne chaîne pas" in judgement.server_certificate_verdict(unverified, "127.0.0.3")
 
 
 def _peer(**changes) -> TlsFacts:

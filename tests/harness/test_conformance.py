@@ -51,6 +51,10 @@ def test_needs_follow_the_catalog_and_the_family_endpoint():
     assert missing_needs(catalog.check("LPS-SMTP-05"), _target()) == ["smtp"]
     assert missing_needs(catalog.check("LPS-CERT-01"), _target()) == ["client_cert"]
     assert missing_needs(catalog.check("OPI-IN-03"), _target()) == ["mx"]
+    assert missing_needs(catalog.check("OPI-IN-08"), _target(mx="smtp://mx")) == ["trust_anchors"]
+    assert missing_needs(catalog.check("OPI-IN-08"), _target(mx="smtp://mx", trust_anchors=object())) == []
+    outcome, reason = classify_exception(NotApplicable(["trust_anchors"]), "setup")
+    assert outcome is Outcome.NOT_APPLICABLE and "--trust-anchors" in reason
 
 
 def test_registry_redacts_raw_and_sasl_forms():

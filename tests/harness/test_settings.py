@@ -68,3 +68,23 @@ def test_public_parameters_hold_no_secret(monkeypatch):
     params = s.public_parameters()
     assert "s3cr3t-admin-value" not in repr(params)
     assert params["bouchon_admin_secret"] == "configuré"
+
+
+def test_trust_anchors_must_be_a_pem_bundle_of_cas(tmp_path):
+    from mssante_conformance.pki import TestPKI
+    from mssante_conformance.trust import TrustAnchors
+
+    pki = TestPKI.ensure(tmp_path / "pki")
+    s = build_settings({"trust_anchors": str(pki.ca_file)})
+    assert s.trust_anchors == pki.ca_file and "--trust-anchors" in to_argv(s)
+    anchors = TrustAnchors.load(pki.ca_file)
+    assert len(anchors.anchors) == 2 and all(len(a.sha256) == 64 for a in anchors.anchors)
+    assert [a.self_signed for a in anchors.anchors] == [False, True]  # issuing CA, then root
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("pas un certificat\n")
+    with pytest.raises(SettingsError, match="--trust-anchors : .*aucun certificat PEM"):
+        build_settings({"trust_anchors": str(garbage)})
+    with pytest.raises(SettingsError, match="n'est pas un certificat d'AC"):
+        build_settings({"trust_anchors": str(pki.harness_mta.cert)})  # a leaf is no anchor
+    with pytest.raises(SettingsError, match="introuvable"):
+        build_settings({"trust_anchors": str(tmp_path / "absent.pem")})

@@ -10,7 +10,8 @@ import pytest
 
 from mssante_conformance.conformance import CheckNotCarriedOut
 from mssante_conformance.mail.classify import AuthOutcome
-from mssante_conformance.mail.errors import StartTlsRefused
+from mssante_conformance.mail.errors import ProbeError, StartTlsRefused
+from mssante_conformance.mail.refusal import auth_answer, imap_answer, probe_error_answer
 from mssante_conformance.suites.support import (
     REFUSED_VARIANTS,
     TokenTrial,
@@ -18,6 +19,8 @@ from mssante_conformance.suites.support import (
     bouchon_calls_since,
     assert_valid_accepted,
     imap_session,
+    judged_refusal,
+    refusal_kinds,
     rejection_params,
     said,
     starttls_endpoints,
@@ -46,19 +49,33 @@ def test_tls_offered_with_a_valid_certificate(target, evidence):
 
 
 @pytest.mark.check("LPS-IMAP-02")
-def test_no_authentication_before_tls(target, evidence, trial):
+def test_no_authentication_before_tls(target, evidence, trial, request):
+    kinds = refusal_kinds(request)
     for endpoint in starttls_endpoints(target.imap, "imap"):
-        token = target.mint("valid").token if target.bal and target.idnat else None
-        with imap_session(target, evidence, endpoint, tls=False, label="avant STARTTLS") as p:
-            caps = p.capabilities()
-            evidence.fact(f"{endpoint.url} / capacités avant TLS", sorted(caps))
-            login = p.login_plaintext(target.bal or "test@example.test", "mot-de-passe-de-test")
-            assert not login.ok, f"{endpoint.url} : LOGIN accepté avant TLS (« {login.status} {login.text} »)"
-            if token:
-                attempt = p.authenticate_xoauth2(target.bal, token)
-                assert not attempt.accepted, (
-                    f"{endpoint.url} : AUTHENTICATE XOAUTH2 accepté avant TLS ({said(attempt)})"
-                )
+
+        def login_once():
+            try:
+                with imap_session(target, evidence, endpoint, tls=False, label="LOGIN avant STARTTLS") as p:
+                    evidence.fact(f"{endpoint.url} / capacités avant TLS", sorted(p.capabilities()))
+                    login = p.login_plaintext(target.bal or "test@example.test", "mot-de-passe-de-test")
+            except ProbeError as exc:
+                return (*probe_error_answer(exc), str(exc))
+            return imap_answer(login.status, login.code), login.status, f"« {login.status} {login.text} »"
+
+        judged_refusal(evidence, f"{endpoint.url} LOGIN", kinds, login_once, what="LOGIN avant TLS")
+        if not (target.bal and target.idnat):
+            continue
+
+        def xoauth2_once():
+            token = target.mint("valid").token
+            try:
+                with imap_session(target, evidence, endpoint, tls=False, label="XOAUTH2 avant STARTTLS") as p:
+                    attempt = p.authenticate_xoauth2(target.bal, token)
+            except ProbeError as exc:
+                return (*probe_error_answer(exc), str(exc))
+            return (*auth_answer(attempt), said(attempt))
+
+        judged_refusal(evidence, f"{endpoint.url} XOAUTH2", kinds, xoauth2_once, what="AUTHENTICATE XOAUTH2 avant TLS")
 
 
 @pytest.mark.check("LPS-IMAP-03")
@@ -116,14 +133,16 @@ def test_valid_token_of_the_holder_opens_the_bal(target, evidence, trial):
     "LPS-IMAP-12": "tampered_payload",
     "LPS-IMAP-14": "revoked",
 }))
-def test_token_rejected(trial, settings, variant):
-    assert_token_refused(trial, "imap", variant, settings, what=REFUSED_VARIANTS[variant])
+def test_token_rejected(trial, settings, variant, request):
+    assert_token_refused(trial, "imap", variant, settings, what=REFUSED_VARIANTS[variant],
+                         kinds=refusal_kinds(request))
 
 
 @pytest.mark.check("LPS-IMAP-13")
-def test_token_of_another_professional_rejected(trial, target, settings):
+def test_token_of_another_professional_rejected(trial, target, settings, request):
     assert_token_refused(trial, "imap", "valid", settings, idnat=target.other_idnat,
-                         what=f"le jeton valide d'un non-titulaire (IDNAT {target.other_idnat})")
+                         what=f"le jeton valide d'un non-titulaire (IDNAT {target.other_idnat})",
+                         kinds=refusal_kinds(request))
 
 
 @pytest.mark.check("LPS-IMAP-15")

@@ -10,13 +10,17 @@ from email.utils import formatdate, make_msgid
 import pytest
 
 from mssante_conformance.conformance import CheckNotCarriedOut
-from mssante_conformance.mail.errors import StartTlsRefused
+from mssante_conformance.mail.errors import ProbeError, StartTlsRefused
+from mssante_conformance.mail.refusal import auth_answer, probe_error_answer
 from mssante_conformance.suites.support import (
     REFUSED_VARIANTS,
     TokenTrial,
     assert_token_refused,
     assert_valid_accepted,
     bouchon_calls_since,
+    envelope_answer,
+    judged_refusal,
+    refusal_kinds,
     rejection_params,
     said,
     smtp_session,
@@ -62,16 +66,26 @@ def test_tls_offered_with_a_valid_certificate(target, evidence):
 
 
 @pytest.mark.check("LPS-SMTP-02")
-def test_no_auth_before_tls(target, evidence):
+def test_no_auth_before_tls(target, evidence, request):
+    kinds = refusal_kinds(request)
     for endpoint in starttls_endpoints(target.smtp, "smtp"):
-        token = target.mint("valid").token if target.bal and target.idnat else None
-        with smtp_session(target, evidence, endpoint, tls=False, label="avant STARTTLS") as p:
-            evidence.fact(f"{endpoint.url} / EHLO avant TLS", p.features.to_dict())
-            plain = p.auth_plain(target.bal or "test@example.test", "mot-de-passe-de-test")
-            assert not plain.accepted, f"{endpoint.url} : AUTH PLAIN accepté avant TLS ({said(plain)})"
-            if token:
-                attempt = p.auth_xoauth2(target.bal, token)
-                assert not attempt.accepted, f"{endpoint.url} : AUTH XOAUTH2 accepté avant TLS ({said(attempt)})"
+
+        def once(mechanism: str):
+            token = target.mint("valid").token if mechanism == "XOAUTH2" else None
+            try:
+                with smtp_session(target, evidence, endpoint, tls=False, label=f"{mechanism} avant STARTTLS") as p:
+                    evidence.fact(f"{endpoint.url} / EHLO avant TLS", p.features.to_dict())
+                    attempt = (p.auth_xoauth2(target.bal, token) if token
+                               else p.auth_plain(target.bal or "test@example.test", "mot-de-passe-de-test"))
+            except ProbeError as exc:
+                return (*probe_error_answer(exc), str(exc))
+            return (*auth_answer(attempt), said(attempt))
+
+        judged_refusal(evidence, f"{endpoint.url} AUTH PLAIN", kinds, lambda: once("PLAIN"),
+                       what="AUTH PLAIN avant TLS")
+        if target.bal and target.idnat:
+            judged_refusal(evidence, f"{endpoint.url} AUTH XOAUTH2", kinds, lambda: once("XOAUTH2"),
+                           what="AUTH XOAUTH2 avant TLS")
 
 
 @pytest.mark.check("LPS-SMTP-03")
@@ -131,14 +145,16 @@ def test_valid_token_and_message_from_the_bal_accepted(target, evidence):
     "LPS-SMTP-11": "tampered_payload",
     "LPS-SMTP-15": "revoked",
 }))
-def test_token_rejected(trial, settings, variant):
-    assert_token_refused(trial, "smtp", variant, settings, what=REFUSED_VARIANTS[variant])
+def test_token_rejected(trial, settings, variant, request):
+    assert_token_refused(trial, "smtp", variant, settings, what=REFUSED_VARIANTS[variant],
+                         kinds=refusal_kinds(request))
 
 
 @pytest.mark.check("LPS-SMTP-12")
-def test_token_of_another_professional_rejected(trial, target, settings):
+def test_token_of_another_professional_rejected(trial, target, settings, request):
     assert_token_refused(trial, "smtp", "valid", settings, idnat=target.other_idnat,
-                         what=f"le jeton valide d'un non-titulaire (IDNAT {target.other_idnat})")
+                         what=f"le jeton valide d'un non-titulaire (IDNAT {target.other_idnat})",
+                         kinds=refusal_kinds(request))
 
 
 def _other_bal(target) -> str:
@@ -148,42 +164,49 @@ def _other_bal(target) -> str:
 
 
 @pytest.mark.check("LPS-SMTP-13")
-def test_mail_from_another_bal_refused(target, evidence, trial):
+def test_mail_from_another_bal_refused(target, evidence, trial, request):
     for endpoint in target.smtp:
-        token = target.mint("valid")
         other = _other_bal(target)
-        with smtp_session(target, evidence, endpoint, label="MAIL FROM d'une autre BAL") as p:
-            attempt = p.auth_xoauth2(target.bal, token.token)
-            if not attempt.accepted:
-                raise CheckNotCarriedOut(f"{endpoint.url} : le jeton valide du titulaire est refusé "
-                                         f"({said(attempt)}), MAIL FROM ne peut pas être éprouvé")
-            mail = p.mail_from(other)
-            refused_at = "MAIL FROM" if not mail.positive else None
-            if refused_at is None:
-                rcpt = p.rcpt_to(target.bal)
-                refused_at = "RCPT TO" if not rcpt.positive else None
-                if refused_at is None:
-                    data = p.data(test_message(other, target.bal, "[conformite LPS-SMTP-13] usurpation"))
-                    refused_at = "DATA" if data.code != 250 else None
-            evidence.fact(f"{endpoint.url} / expéditeur usurpé", {"mail_from": other, "refusé_à": refused_at})
-            assert refused_at, (
-                f"{endpoint.url} : un message avec MAIL FROM:<{other}> (autre BAL que la BAL "
-                f"authentifiée {target.bal}) est accepté"
-            )
+
+        def once():
+            token = target.mint("valid")
+            try:
+                with smtp_session(target, evidence, endpoint, label="MAIL FROM d'une autre BAL") as p:
+                    attempt = p.auth_xoauth2(target.bal, token.token)
+                    if not attempt.accepted:
+                        raise CheckNotCarriedOut(f"{endpoint.url} : le jeton valide du titulaire est refusé "
+                                                 f"({said(attempt)}), MAIL FROM ne peut pas être éprouvé")
+                    answer, code, shown, step = envelope_answer(p, (
+                        ("MAIL FROM", lambda: p.mail_from(other)),
+                        ("RCPT TO", lambda: p.rcpt_to(target.bal)),
+                        ("DATA", lambda: p.data(test_message(other, target.bal, "[conformite LPS-SMTP-13] usurpation"))),
+                    ))
+            except ProbeError as exc:
+                return (*probe_error_answer(exc), str(exc))
+            evidence.fact(f"{endpoint.url} / expéditeur usurpé", {"mail_from": other, "refusé_à": step})
+            return answer, code, shown
+
+        judged_refusal(evidence, endpoint.url, refusal_kinds(request), once,
+                       what=f"un message avec MAIL FROM:<{other}> (autre BAL que la BAL authentifiée {target.bal})")
 
 
 @pytest.mark.check("LPS-SMTP-14")
-def test_no_relay_without_authentication(target, evidence):
+def test_no_relay_without_authentication(target, evidence, request):
     sender = f"expediteur@{OUTSIDE_DOMAIN}"
     recipient = f"destinataire@autre-{OUTSIDE_DOMAIN}"
     for endpoint in target.smtp:
-        with smtp_session(target, evidence, endpoint, label="relais sans authentification") as p:
-            mail = p.mail_from(sender)
-            accepted = mail.positive
-            if accepted:
-                rcpt = p.rcpt_to(recipient)
-                accepted = rcpt.positive
-                if accepted:
-                    data = p.data(test_message(sender, recipient, "[conformite LPS-SMTP-14] relais"))
-                    accepted = data.code == 250
-        assert not accepted, f"{endpoint.url} : relais sans authentification accepté vers {recipient}"
+
+        def once():
+            try:
+                with smtp_session(target, evidence, endpoint, label="relais sans authentification") as p:
+                    answer, code, shown, _ = envelope_answer(p, (
+                        ("MAIL FROM", lambda: p.mail_from(sender)),
+                        ("RCPT TO", lambda: p.rcpt_to(recipient)),
+                        ("DATA", lambda: p.data(test_message(sender, recipient, "[conformite LPS-SMTP-14] relais"))),
+                    ))
+            except ProbeError as exc:
+                return (*probe_error_answer(exc), str(exc))
+            return answer, code, shown
+
+        judged_refusal(evidence, endpoint.url, refusal_kinds(request), once,
+                       what=f"le relais sans authentification vers {recipient}")

@@ -10,6 +10,7 @@ check whose needs are missing (``not_applicable``) from touching the operator.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from email.utils import formatdate, make_msgid
 from typing import Callable
 
 from mssante_conformance.conformance import CheckNotCarriedOut, NotApplicable
+from mssante_conformance.mail.errors import ProbeError
 from mssante_conformance.mail.mta import MtaDelivery, MtaStep, send_as_mta
 from mssante_conformance.mail.smtp import SmtpProbe
 from mssante_conformance.mail.transcript import Transcript
@@ -89,9 +91,10 @@ class Inbound:
 
     def send(self, evidence, label: str, *, mail_from: str | None = None, rcpt_to=None,
              message: bytes | None = None, starttls: bool = True, client: str | None = "harness",
-             tls_version=None) -> MtaDelivery:
+             tls_version=None, ca_file=None) -> MtaDelivery:
         """One MTA session with the MX; recorded in ``evidence`` under ``label``. ``client``:
-        ``"harness"`` (IGC Santé test certificate), ``"foreign"`` (another CA) or ``None``."""
+        ``"harness"`` (IGC Santé test certificate), ``"foreign"`` (another CA) or ``None``.
+        ``ca_file``: what the MX's certificate must chain to (default: ``target.mta_ca_file``)."""
         mx = _mx(self.target)
         cert_key = {"harness": self.target.harness_mta, "foreign": self.target.foreign_client,
                     None: None}[client]
@@ -104,7 +107,7 @@ class Inbound:
             message=message if message is not None else compose(sender, self.recipient, "OPI-IN", new_marker()),
             starttls=starttls, client_cert=cert_key[0] if cert_key else None,
             client_key=cert_key[1] if cert_key else None,
-            ca_file=str(self.target.mta_ca_file) if self.target.mta_ca_file else None,
+            ca_file=str(ca_file or self.target.mta_ca_file) if (ca_file or self.target.mta_ca_file) else None,
             tls_version=tls_version, timeout=self.target.network_timeout,
         )
         ended = how_it_ended(d)
@@ -145,6 +148,44 @@ class Inbound:
             raise CheckNotCarriedOut(
                 f"témoin en échec : le MX refuse aussi un MTA de l'espace de confiance "
                 f"({how_it_ended(d)}) — un refus ne prouverait rien")
+
+
+    def sender_control(self, evidence) -> None:
+        """OPI-IN-06's positive control, in every profile: the harness's trust-space certificate
+        with a *whitelisted* sender domain is accepted at MAIL FROM and RCPT TO on the same MX
+        (then RSET and QUIT: nothing is delivered). Else the refusal of a foreign domain could
+        be a refusal of the harness itself (its certificate not trusted by a production MX)."""
+        mx = _mx(self.target)
+        if not self.target.harness_mta:
+            raise CheckNotCarriedOut("certificat de MTA de l'espace de confiance du harnais indisponible")
+        transcript = evidence.transcript(f"SMTP {mx.url} — témoin : expéditeur de la liste blanche")
+        probe = SmtpProbe(mx, transcript, ehlo_name=self.helo, timeout=self.target.network_timeout,
+                          ca_file=str(self.target.mta_ca_file) if self.target.mta_ca_file else None,
+                          allow_unverified=True, client_cert=self.target.harness_mta)
+        try:
+            with probe:
+                probe.connect()
+                probe.ehlo()
+                probe.starttls()
+                probe.ehlo()
+                mail = probe.mail_from(self.sender)
+                rcpt = probe.rcpt_to(self.recipient) if mail.positive else None
+                with contextlib.suppress(ProbeError):
+                    probe.rset()
+                    probe.quit()
+        except ProbeError as exc:
+            evidence.fact("témoin : expéditeur de la liste blanche", {"erreur": str(exc)})
+            raise CheckNotCarriedOut(f"témoin en échec : la session d'un MTA de l'espace de confiance avec "
+                                     f"un expéditeur de la liste blanche ({self.sender}) n'aboutit pas ({exc}) "
+                                     "— un refus ne prouverait rien") from exc
+        evidence.fact("témoin : expéditeur de la liste blanche", {
+            "mail_from": self.sender, "rcpt_to": self.recipient,
+            "MAIL FROM": mail.to_dict(), "RCPT TO": rcpt.to_dict() if rcpt else None})
+        refused = mail if not mail.positive else rcpt if not rcpt.positive else None
+        if refused is not None:
+            raise CheckNotCarriedOut(
+                f"témoin en échec : le MX refuse aussi l'expéditeur {self.sender} de la liste blanche "
+                f"({refused.code} {refused.text}) — un refus du domaine hors liste ne prouverait rien")
 
 
 def read_back(target, evidence, marker: str, deadline: float) -> tuple[bytes | None, float | None]:

@@ -83,11 +83,24 @@ def modern_tls_verdict(d: MtaDelivery) -> str | None:
     return None
 
 
-def refused_verdict(d: MtaDelivery, what: str) -> str | None:
-    """OPI-IN-03…06: the MX must not accept the message of ``what`` (French noun phrase)."""
-    if d.delivered:
-        return f"le MX accepte {what} ({how_it_ended(d)})"
+def server_certificate_verdict(d: MtaDelivery, host: str) -> str | None:
+    """OPI-IN-08, a session verified against the trust anchors: the MX's certificate chains to
+    them (OpenSSL also checks its dates) and is valid for ``host``. Call only when TLS was
+    negotiated or the harness's verification failed (:func:`certificate_unverified`)."""
+    if d.tls is None:
+        return f"le certificat serveur du MX ne chaîne pas vers les ancres de confiance ({d.detail})"
+    if not d.tls.verified:
+        return f"le certificat serveur du MX n'a pas été vérifié ({d.tls.verify_error})"
+    if not d.tls.hostname_matched:
+        subject = d.tls.certificate.subject if d.tls.certificate else "?"
+        return f"le certificat serveur du MX ({subject}) n'est pas valide pour l'hôte {host}"
     return None
+
+
+def certificate_unverified(d: MtaDelivery) -> bool:
+    """The session ended because the harness could not verify the MX's certificate (mta.py's
+    wording of ``ssl.SSLCertVerificationError``)."""
+    return d.outcome is MtaOutcome.TLS_FAILED and d.tls is None and d.detail.startswith("certificat du MX non vérifié")
 
 
 # ------------------------------------------------------------------------------ outbound
@@ -99,8 +112,8 @@ def client_certificate_verdict(tls) -> str | None:
     if cert is None:
         return "le MTA de l'opérateur n'a présenté aucun certificat client TLS"
     if not cert.chains_to_ca:
-        return (f"le certificat client du MTA ({cert.subject}, émis par {cert.issuer}) ne remonte pas "
-                f"à l'IGC Santé de test ({cert.chain_error or 'chaîne non vérifiée'})")
+        return (f"le certificat client du MTA ne remonte pas à l'IGC Santé (ancres de confiance du contrôle) : "
+                f"{cert.chain_error or 'chaîne non vérifiée'} — {cert.subject}, émis par {cert.issuer}")
     if not cert.valid_now:
         return f"le certificat client du MTA ({cert.subject}) est hors de sa période de validité ({cert.not_after})"
     if not igc_sante_policies(cert.policy_oids):

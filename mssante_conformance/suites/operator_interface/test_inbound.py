@@ -2,7 +2,8 @@
 
 The harness plays a trust-space MTA (IGC Santé test certificate, whitelisted sender domain).
 OPI-IN-02's delivery is also the control of the refusal checks: a refusal proves something
-only if the MX accepts the same delivery from a trust-space MTA.
+only if the MX accepts the same delivery from a trust-space MTA. What counts as a refusal is
+the catalog's ``refusal`` field of each check (a 4xx, a drop or a timeout is ``error``).
 """
 
 from __future__ import annotations
@@ -10,15 +11,18 @@ from __future__ import annotations
 import pytest
 
 from mssante_conformance.conformance import CheckNotCarriedOut
-from mssante_conformance.mail.mta import MtaOutcome, MtaStep
+from mssante_conformance.mail.mta import MtaStep
+from mssante_conformance.mail.refusal import delivery_answer
 from mssante_conformance.suites.operator_interface.exchanges import read_back
 from mssante_conformance.suites.operator_interface.judgement import (
     bal_message_verdict,
+    certificate_unverified,
     how_it_ended,
     legacy_tls_verdict,
     modern_tls_verdict,
-    refused_verdict,
+    server_certificate_verdict,
 )
+from mssante_conformance.suites.support import judged_refusal, refusal_kinds
 
 LEGACY_TLS = ("TLSv1", "TLSv1.1")
 OUTSIDE_SENDER = "conformite.opi@hors-espace-de-confiance.example"
@@ -68,40 +72,64 @@ def test_trust_space_mta_delivered_intact_to_the_bal(target, evidence, inbound):
     assert reason is None, f"BAL {target.bal} : {reason}"
 
 
+def _refused(target, evidence, inbound, request, label: str, what: str, **send):
+    """One inbound session the MX must refuse with an answer the catalog counts as a refusal
+    (a 4xx is retried once); returns the last session."""
+    sessions = []
+
+    def once():
+        shown = label if not sessions else f"{label} (nouvel essai)"
+        d = inbound.send(evidence, shown, **send)
+        sessions.append(d)
+        answer, code = delivery_answer(d)
+        return answer, code, how_it_ended(d)
+
+    judged_refusal(evidence, target.mx.url, refusal_kinds(request), once, what=what)
+    return sessions[-1]
+
+
 @pytest.mark.check("OPI-IN-03")
-def test_mail_without_starttls_refused(target, evidence, inbound):
+def test_mail_without_starttls_refused(target, evidence, inbound, request):
     inbound.require_control(evidence)
-    d = inbound.send(evidence, "sans STARTTLS", starttls=False, client=None)
-    reason = refused_verdict(d, "un message remis sans STARTTLS, en clair")
-    assert reason is None, f"{target.mx.url} : {reason}"
+    _refused(target, evidence, inbound, request, "sans STARTTLS", "un message remis sans STARTTLS, en clair",
+             starttls=False, client=None)
 
 
 @pytest.mark.check("OPI-IN-04")
-def test_mta_without_client_certificate_refused(target, evidence, inbound):
+def test_mta_without_client_certificate_refused(target, evidence, inbound, request):
     inbound.require_control(evidence)
-    d = inbound.send(evidence, "sans certificat client", client=None)
-    reason = refused_verdict(d, "le message d'un MTA qui ne présente aucun certificat client")
-    assert reason is None, f"{target.mx.url} : {reason}"
+    _refused(target, evidence, inbound, request, "sans certificat client",
+             "le message d'un MTA qui ne présente aucun certificat client", client=None)
 
 
 @pytest.mark.check("OPI-IN-05")
-def test_mta_with_certificate_of_another_ca_refused(target, evidence, inbound):
+def test_mta_with_certificate_of_another_ca_refused(target, evidence, inbound, request):
     inbound.require_control(evidence)
-    d = inbound.send(evidence, "certificat client d'une autre AC", client="foreign")
-    reason = refused_verdict(d, "le message d'un MTA dont le certificat vient d'une AC hors IGC Santé")
-    assert reason is None, f"{target.mx.url} : {reason}"
+    _refused(target, evidence, inbound, request, "certificat client d'une autre AC",
+             "le message d'un MTA dont le certificat vient d'une AC hors IGC Santé", client="foreign")
 
 
 @pytest.mark.check("OPI-IN-06")
-def test_sender_domain_outside_the_whitelist_refused(target, evidence, inbound):
+def test_sender_domain_outside_the_whitelist_refused(target, evidence, inbound, request):
     domain = OUTSIDE_SENDER.rpartition("@")[2]
     if domain in {d.lower() for d in target.trusted_domains}:
         raise CheckNotCarriedOut(f"le domaine de test {domain} figure dans la liste blanche fournie")
-    inbound.require_control(evidence)
-    d = inbound.send(evidence, "domaine expéditeur hors liste blanche", mail_from=OUTSIDE_SENDER)
-    reason = refused_verdict(d, f"un expéditeur du domaine {domain}, hors de la liste blanche")
-    assert reason is None, f"{target.mx.url} : {reason}"
-    if d.step not in SENDER_STEPS or d.outcome is not MtaOutcome.REFUSED:
+    inbound.sender_control(evidence)
+    d = _refused(target, evidence, inbound, request, "domaine expéditeur hors liste blanche",
+                 f"un expéditeur du domaine {domain}, hors de la liste blanche", mail_from=OUTSIDE_SENDER)
+    if d.step not in SENDER_STEPS:
         raise CheckNotCarriedOut(
             f"{target.mx.url} : la session a pris fin avant l'examen de l'expéditeur ({how_it_ended(d)}) : "
             "le refus du domaine n'est pas établi")
+
+
+@pytest.mark.check("OPI-IN-08")
+def test_mx_server_certificate_chains_to_the_trust_anchors(target, evidence, inbound):
+    # No recipient: the session stops after MAIL FROM, nothing is delivered (monitoring-safe).
+    d = inbound.send(evidence, "certificat serveur du MX", rcpt_to=(), ca_file=target.trust_anchors.path)
+    evidence.fact("ancres de confiance", target.trust_anchors.describe())
+    if d.tls is None and not certificate_unverified(d):
+        raise CheckNotCarriedOut(f"{target.mx.url} : aucune session TLS pour examiner le certificat du MX "
+                                 f"({how_it_ended(d)} : {d.detail})")
+    reason = server_certificate_verdict(d, target.mx.host)
+    assert reason is None, f"{target.mx.url} : {reason}"

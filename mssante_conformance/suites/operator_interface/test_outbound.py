@@ -12,13 +12,15 @@ from __future__ import annotations
 import pytest
 
 from mssante_conformance.conformance import CheckNotCarriedOut
+from mssante_conformance.mail.errors import ProbeError
+from mssante_conformance.mail.refusal import Answer, probe_error_answer
 from mssante_conformance.suites.operator_interface.exchanges import compose, new_marker
 from mssante_conformance.suites.operator_interface.judgement import (
     client_certificate_verdict,
     message_verdict,
     tls_at_least_1_2,
 )
-from mssante_conformance.suites.support import said, smtp_session
+from mssante_conformance.suites.support import envelope_answer, judged_refusal, refusal_kinds, said, smtp_session
 
 OUTSIDE_RECIPIENT = "destinataire@hors-espace-de-confiance.example"
 
@@ -83,7 +85,7 @@ def test_message_intact_with_message_id_date_and_from(target, evidence, outbound
 
 
 @pytest.mark.check("OPI-OUT-05")
-def test_sending_outside_the_trust_space_refused(target, evidence):
+def test_sending_outside_the_trust_space_refused(target, evidence, request):
     # What the harness can prove: the operator's answer to the submission. A message taken
     # for a domain outside the trust space (250 after DATA) is a non-conformity; whether it
     # would then leave cannot be observed, the domain not being the harness's.
@@ -93,24 +95,27 @@ def test_sending_outside_the_trust_space_refused(target, evidence):
     if not target.smtp:
         raise CheckNotCarriedOut("aucun point d'accès SMTP de l'API LPS pour soumettre le message")
     endpoint = target.smtp[0]
-    token = target.mint("valid")
-    with smtp_session(target, evidence, endpoint, label="envoi hors de l'espace de confiance") as p:
-        attempt = p.auth_xoauth2(target.bal, token.token)
-        if not attempt.accepted:
-            raise CheckNotCarriedOut(f"{endpoint.url} : le jeton valide du titulaire est refusé ({said(attempt)})")
-        mail = p.mail_from(target.bal)
-        if not mail.positive:
-            raise CheckNotCarriedOut(f"{endpoint.url} : MAIL FROM de la BAL refusé ({mail.code} {mail.text})")
-        refused_at = None
-        rcpt = p.rcpt_to(OUTSIDE_RECIPIENT)
-        if not rcpt.positive:
-            refused_at = f"RCPT TO ({rcpt.code} {rcpt.text})"
-        else:
-            data = p.data(compose(target.bal, OUTSIDE_RECIPIENT, "OPI-OUT-05", new_marker()))
-            if data.code != 250:
-                refused_at = f"DATA ({data.code} {data.text})"
-    evidence.fact("envoi hors espace de confiance", {"destinataire": OUTSIDE_RECIPIENT, "refusé_à": refused_at})
-    assert refused_at, (
-        f"{endpoint.url} : l'opérateur accepte d'acheminer un message de la BAL {target.bal} vers "
-        f"{OUTSIDE_RECIPIENT}, domaine hors de l'espace de confiance"
-    )
+
+    def once():
+        token = target.mint("valid")
+        try:
+            with smtp_session(target, evidence, endpoint, label="envoi hors de l'espace de confiance") as p:
+                attempt = p.auth_xoauth2(target.bal, token.token)
+                if not attempt.accepted:
+                    raise CheckNotCarriedOut(f"{endpoint.url} : le jeton valide du titulaire est refusé ({said(attempt)})")
+                mail = p.mail_from(target.bal)
+                if not mail.positive:
+                    raise CheckNotCarriedOut(f"{endpoint.url} : MAIL FROM de la BAL refusé ({mail.code} {mail.text})")
+                answer, code, shown, _ = envelope_answer(p, (
+                    ("RCPT TO", lambda: p.rcpt_to(OUTSIDE_RECIPIENT)),
+                    ("DATA", lambda: p.data(compose(target.bal, OUTSIDE_RECIPIENT, "OPI-OUT-05", new_marker()))),
+                ))
+        except ProbeError as exc:
+            return (*probe_error_answer(exc), str(exc))
+        evidence.fact("envoi hors espace de confiance", {
+            "destinataire": OUTSIDE_RECIPIENT, "refusé_à": None if answer is Answer.ACCEPTED else shown})
+        return answer, code, shown
+
+    judged_refusal(evidence, endpoint.url, refusal_kinds(request), once,
+                   what=f"l'acheminement d'un message de la BAL {target.bal} vers {OUTSIDE_RECIPIENT}, "
+                        "domaine hors de l'espace de confiance")

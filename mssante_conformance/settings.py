@@ -57,6 +57,11 @@ OPTIONS: tuple[Option, ...] = (
            "LPS-CERT", kind="path", metavar="FICHIER"),
     Option("--client-key", "client_key", "clé privée du certificat AUTH_CLI (PEM)", kind="path",
            metavar="FICHIER"),
+    Option("--expired-client-cert", "expired_client_cert", "certificat client AUTH_CLI expiré (PEM), "
+           "émis par l'AC à laquelle l'opérateur fait confiance, pour LPS-CERT-03", kind="path",
+           metavar="FICHIER"),
+    Option("--expired-client-key", "expired_client_key", "clé privée du certificat AUTH_CLI expiré (PEM)",
+           kind="path", metavar="FICHIER"),
     Option("--ca-file", "ca_file", "ancre de confiance (PEM) du certificat serveur de l'opérateur",
            kind="path", metavar="FICHIER"),
     Option("--trust-anchors", "trust_anchors", "ancres de confiance IGC Santé (PEM, une ou plusieurs AC, "
@@ -120,6 +125,8 @@ class RunSettings:
     bouchon_ca_file: Path | None = None
     client_cert: Path | None = None
     client_key: Path | None = None
+    expired_client_cert: Path | None = None
+    expired_client_key: Path | None = None
     ca_file: Path | None = None
     trust_anchors: Path | None = None
     tls_transition: str = "during"
@@ -250,10 +257,11 @@ def _validate(s: RunSettings) -> None:
             )
     if s.operator_mx and not s.operator_mx.lower().startswith("smtp://"):
         raise SettingsError(f"--operator-mx {s.operator_mx!r} : attendu smtp://hôte:port")
-    for cert, key in (("client_cert", "client_key"), ("mta_cert", "mta_key"), ("sink_cert", "sink_key")):
+    for cert, key in (("client_cert", "client_key"), ("expired_client_cert", "expired_client_key"),
+                      ("mta_cert", "mta_key"), ("sink_cert", "sink_key")):
         if bool(getattr(s, cert)) != bool(getattr(s, key)):
             raise SettingsError(f"{_BY_DEST[cert].flag} et {_BY_DEST[key].flag} vont ensemble")
-    for name in ("client_cert", "client_key", "ca_file", "trust_anchors", "trust_whitelist", "mta_cert",
+    for name in ("client_cert", "client_key", "expired_client_cert", "expired_client_key", "ca_file", "trust_anchors", "trust_whitelist", "mta_cert",
                  "mta_key", "sink_cert", "sink_key", "bouchon_ca_file"):
         path = getattr(s, name)
         if path is not None and not path.is_file():

@@ -185,6 +185,7 @@ def _named_operator(settings, secrets, stack, workdir) -> Target:
         ca_file=_lps_anchors(settings.ca_file, anchors, workdir),
         client_cert=settings.client_cert,
         client_key=settings.client_key,
+        expired_client=_given_pair(settings.expired_client_cert, settings.expired_client_key),
         mx=_mx_endpoint(settings.operator_mx),
         bouchon=bouchon,
         secrets=secrets,
@@ -291,7 +292,8 @@ def _embedded_reference(settings, secrets, stack, workdir) -> Target:
         bouchon=bouchon,
         secrets=secrets,
         foreign_client=_pair(pki.foreign_client),
-        expired_client=_pair(pki.expired_client),
+        expired_client=(_given_pair(settings.expired_client_cert, settings.expired_client_key)
+                        or _pair(pki.expired_client)),
         reference=operator,
         sink=sink,
         sink_domain=sink.domain,
@@ -305,3 +307,7 @@ def _embedded_reference(settings, secrets, stack, workdir) -> Target:
 
 def _pair(cert_key) -> tuple[str, str]:
     return (str(cert_key.cert), str(cert_key.key))
+
+
+def _given_pair(cert, key) -> tuple[str, str] | None:
+    return (str(cert), str(key)) if cert and key else None

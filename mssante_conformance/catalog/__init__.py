@@ -19,7 +19,8 @@ from mssante_conformance.outcomes import Severity
 DEFAULT_CATALOG = "ref1-v1.5.toml"
 CHECK_ID = re.compile(r"^(LPS-(IMAP|SMTP|TLS|CERT)|OPI-(IN|OUT))-\d{2}$")
 KNOWN_NEEDS = frozenset(
-    {"bal", "idnat", "other_idnat", "bouchon_trusted", "client_cert", "mx", "sink", "trust_anchors"}
+    {"bal", "idnat", "other_idnat", "bouchon_trusted", "client_cert", "mx", "sink", "trust_anchors",
+     "expired_client"}
 )
 # What a rejection check may count as a refusal (mssante_conformance.mail.refusal judges).
 REFUSAL_KINDS = frozenset({"smtp_5xx", "imap_no_bad", "tls_handshake", "smtp_4xx_tls_policy"})

@@ -125,6 +125,8 @@ def _print_ready(op, bouchon_desc: str) -> None:
         extra = " + certificat AUTH_CLI" if box.auth_cli else ""
         print(f"    {box.address:46} {box.kind} {', '.join(box.holders)}{extra}")
     print(f"  certificat ORG AUTH_CLI: {op.auth_cli.cert} (clé {op.auth_cli.key})")
+    print(f"  certificat AUTH_CLI expiré (LPS-CERT-03): {op.pki.expired_client.cert} "
+          f"(clé {op.pki.expired_client.key})")
     print(f"  journaux: {op.workdir / 'logs'} (à l'arrêt)")
     sys.stdout.flush()
 
@@ -206,7 +208,9 @@ def _write_state(state: Path, op) -> None:
                                  "endpoints": op.endpoints, "bouchon_issuer": op.bouchon.issuer,
                                  "ca_file": str(op.ca_file),
                                  "auth_cli": {"cert": str(op.auth_cli.cert), "key": str(op.auth_cli.key),
-                                              "bal": op.auth_cli_bal}}, indent=1))
+                                              "bal": op.auth_cli_bal},
+                                 "expired_client": {"cert": str(op.pki.expired_client.cert),
+                                                    "key": str(op.pki.expired_client.key)}}, indent=1))
 
 
 def _refuse_if_running(state: Path) -> None:

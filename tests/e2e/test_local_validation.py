@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 RUN_DEADLINE_S = 600
 LPS = ("LPS-IMAP", "LPS-SMTP", "LPS-TLS", "LPS-CERT")
 RUNS = {  # name -> (reference profile, harness profile, extra arguments)
-    "local_jwt": ("local_jwt", "full", ("-k", "api_lps")),
+    "local_jwt": ("local_jwt", "full", ("--scope", "api_lps")),
     "trusts_other_issuer": ("trusts_other_issuer", "monitoring", ()),
 }
 

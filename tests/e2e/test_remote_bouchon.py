@@ -7,8 +7,9 @@ introspects over verified https), and the run (`run --operator-url … --bouchon
 --bouchon-ca-file …`, admin secret in the environment, no --other-idnat).
 
 The API LPS outcomes equal the embedded run's (tests/e2e/test_api_lps_reference.py: every
-check passed), except LPS-CERT-03, which needs an expired certificate of the operator's own
-CA that only the embedded reference hands over: not_applicable for any named operator.
+check passed, verdict conforme in scope api_lps). LPS-CERT-03 runs because the expired AUTH_CLI
+certificate of the operator's CA is given (--expired-client-cert/--expired-client-key), as a
+named operator must give it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from psc.served import ADMIN_SECRET, cli, served_bouchon
 
 LPS = ("LPS-IMAP", "LPS-SMTP", "LPS-TLS", "LPS-CERT")
 RUN_DEADLINE_S = 600
-NAMED_OPERATOR_ONLY = {"LPS-CERT-03": "not_applicable"}  # see the module docstring
 
 
 def env_with_secret() -> dict[str, str]:
@@ -64,10 +64,12 @@ def remote_run(served, reference, tmp_path_factory):
     report_dir = tmp_path_factory.mktemp("report")
     mailbox = next(m for m in load_directory().mailboxes if m.kind == "PER" and m.holders)
     urls = [reference["endpoints"][k] for k in ("imap", "imaps", "smtp", "smtps")]
-    argv = cli() + ["run", "--report-dir", str(report_dir), "-k", "api_lps",
+    argv = cli() + ["run", "--report-dir", str(report_dir), "--scope", "api_lps",
                     "--bal", mailbox.address, "--idnat", sorted(mailbox.holders)[0],
                     "--ca-file", reference["ca_file"],
                     "--client-cert", reference["auth_cli"]["cert"], "--client-key", reference["auth_cli"]["key"],
+                    "--expired-client-cert", reference["expired_client"]["cert"],
+                    "--expired-client-key", reference["expired_client"]["key"],
                     "--bouchon-url", served.url, "--bouchon-ca-file", str(served.ca_file)]
     for url in urls:
         argv += ["--operator-url", url]
@@ -89,10 +91,11 @@ def test_api_lps_outcomes_equal_the_embedded_run(remote_run):
     done, report = remote_run
     got = {c["id"]: c["outcome"] for c in report["checks"] if c["id"].rsplit("-", 1)[0] in LPS}
     assert set(got) == {i for i, c in load_catalog().checks.items() if c.family in LPS}, sorted(got)
-    expected = {check: NAMED_OPERATOR_ONLY.get(check, "passed") for check in got}
-    assert got == expected, reasons(report)
+    assert got == {check: "passed" for check in got}, reasons(report)
     assert "AttributeError" not in done.stdout + done.stderr
-    assert report["verdict"] not in ("non_conforme_majeure", "non_conforme_bloquante"), reasons(report)
+    assert report["scope"]["id"] == "api_lps"
+    assert report["verdict"] == "conforme", reasons(report)
+    assert done.returncode == 0, done.stdout[-2000:]
 
 
 def test_report_records_the_remote_https_bouchon(served, remote_run):

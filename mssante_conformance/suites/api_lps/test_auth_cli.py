@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from mssante_conformance.conformance import CheckNotCarriedOut, NotApplicable
+from mssante_conformance.conformance import CheckNotCarriedOut
 from mssante_conformance.mail.errors import ConnectionLost, ProbeError, ProbeTimeout, TlsFailure
 from mssante_conformance.mail.refusal import auth_answer, probe_error_answer
 from mssante_conformance.suites.support import imap_session, judged_refusal, refusal_kinds, said
@@ -78,7 +78,4 @@ def test_client_certificate_from_another_ca_refused(target, evidence, request):
 
 @pytest.mark.check("LPS-CERT-03")
 def test_expired_client_certificate_refused(target, evidence, request):
-    if target.expired_client is None:
-        raise NotApplicable("certificat client expiré émis par l'AC de confiance de l'opérateur non "
-                            "disponible (fourni par l'opérateur de référence seulement)")
     _refused(target, evidence, target.expired_client, "un certificat client expiré", refusal_kinds(request))

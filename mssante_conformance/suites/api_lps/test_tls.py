@@ -54,9 +54,20 @@ def test_ssl3_refused(tls_scans, evidence):
         assert not accepted, f"{scan.endpoint.url} : SSL 3.0 est accepté"
 
 
+def _unscanned_versions(scan) -> list[str]:
+    return [VERSION_LABELS.get(v, v) for v, accepted in scan.versions.items() if accepted is None]
+
+
 @pytest.mark.check("LPS-TLS-05")
 def test_no_weak_cipher_suites(tls_scans, evidence):
     for scan in _scanned(tls_scans, evidence):
+        # A version whose suites could not be enumerated may hide a weak suite: "none seen" would
+        # be a pass on no evidence.
+        if missing := _unscanned_versions(scan):
+            raise CheckNotCarriedOut(
+                f"{scan.endpoint.url} : suites de {', '.join(missing)} non énumérées "
+                f"({'; '.join(scan.errors) or 'sans détail'})"
+            )
         weak = {suite: reasons for suite, reasons in scan.weak_suites.items()}
         assert not weak, (
             f"{scan.endpoint.url} : suites faibles acceptées : "
@@ -69,6 +80,10 @@ def test_no_weak_cipher_suites(tls_scans, evidence):
 def test_certificate_chain_valid_for_host(tls_scans, evidence):
     for scan in _scanned(tls_scans, evidence):
         cert = scan.certificate
+        if cert is None and any(e.startswith("certificat") for e in scan.errors):
+            # the certificate scan itself failed: no evidence that no certificate was presented
+            raise CheckNotCarriedOut(f"{scan.endpoint.url} : analyse du certificat impossible "
+                                     f"({'; '.join(scan.errors)})")
         assert cert is not None, f"{scan.endpoint.url} : aucun certificat présenté"
         assert not cert.expired(), f"{scan.endpoint.url} : certificat expiré le {cert.not_after}"
         assert scan.hostname_matched, f"{scan.endpoint.url} : le certificat ne couvre pas {scan.endpoint.host}"

@@ -70,9 +70,14 @@ def columns(rows) -> list[str]:
     return list(seen)
 
 
+# Target facts shown in their own table, not in the one-line summary.
+DETAILED_TARGET_KEYS = ("trust_anchors",)
+
+
 def targets_text(targets) -> str:
     if isinstance(targets, Mapping):
-        return ", ".join(f"{k} {v}" for k, v in targets.items()) or "—"
+        return ", ".join(f"{k} {v}" for k, v in targets.items()
+                         if k not in DETAILED_TARGET_KEYS) or "—"
     if isinstance(targets, list):
         return ", ".join(map(str, targets)) or "—"
     return str(targets or "—")
@@ -102,6 +107,7 @@ def environment() -> jinja2.Environment:
         bouchon_mode=lambda v: {"embedded": "intégré", "remote": "distant"}.get(v, v),
         deadline_status=lambda v: L.DEADLINE_STATUS_LABELS.get(v, v),
     )
+    env.filters["dictwithout"] = lambda d, *keys: {k: v for k, v in d.items() if k not in keys}
     return env
 
 

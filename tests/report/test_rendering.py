@@ -175,3 +175,18 @@ def test_any_evidence_shape_validates_and_renders(catalog, evidence):
     assert schema_errors(report) == []
     assert verify_report(parse_report(json.dumps(report))).ok
     assert "LPS-IMAP-01" in render_html(report)
+
+
+def test_trust_anchors_are_named_by_fingerprint_not_dumped(make_report):
+    from report_synthetic import META
+
+    anchors = {"source": "--trust-anchors", "file": "/etc/igc-sante/test.pem",
+               "anchors": [{"subject": "CN=AC IGC-SANTE ELEMENTAIRE ORGANISATIONS TEST", "sha256": "ab" * 32,
+                            "not_after": "2030-01-01T00:00:00+00:00", "self_signed": False}]}
+    report = make_report(meta={**META, "targets": {**META["targets"], "trust_anchors": anchors}})
+    html = render_html(report)
+    summary = html.split("Opérateur testé :", 1)[1].split("</p>", 1)[0]
+    assert "trust_anchors" not in summary and "imaps://imap.op.test:993" in summary
+    table = html.split('data-testid="trust-anchors"', 1)[1].split("</table>", 1)[0]
+    assert "AC IGC-SANTE ELEMENTAIRE ORGANISATIONS TEST" in table and "ab" * 32 in table
+    assert "Aucune ancre de confiance" in render_html(make_report())

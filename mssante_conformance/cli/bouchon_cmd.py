@@ -34,6 +34,9 @@ def register(subparsers) -> None:
     parser.add_argument("--tls-cert", type=Path, metavar="FICHIER",
                         help="certificat serveur (PEM, chaîne) : le bouchon parle HTTPS lui-même")
     parser.add_argument("--tls-key", type=Path, metavar="FICHIER", help="clé privée de --tls-cert (PEM)")
+    parser.add_argument("--tls-ca", type=Path, metavar="FICHIER",
+                        help="AC (PEM) qui a émis --tls-cert, si elle n'est pas dans le magasin du "
+                        "système : les contrôles lancés depuis la console vérifient le bouchon avec")
     parser.add_argument("--data-dir", type=Path, help="répertoire des clés, clients et de la base "
                         "(défaut $MSSANTE_CONFORMANCE_HOME/bouchon ou ./var/bouchon)")
     parser.add_argument("--token-lifetime", type=int, default=120, metavar="SECONDES",
@@ -154,6 +157,8 @@ def run(args) -> int:
     url_file = config.data_dir / PUBLIC_URL_FILE
     url_file.write_text(config.public_url + "\n", encoding="utf-8")
     tls = check_tls(args.tls_cert, args.tls_key)
+    if args.tls_ca is not None and (tls is None or not args.tls_ca.is_file()):
+        raise UsageError("--tls-ca : fichier introuvable" if tls else "--tls-ca va avec --tls-cert/--tls-key")
     print(describe(state, (config.data_dir / CLIENTS_FILE).resolve(), tls), flush=True)
     from mssante_conformance.console import default_data_dir, init_console
     from mssante_conformance.console.targets import is_loopback, normalize_host
@@ -167,7 +172,8 @@ def run(args) -> int:
               file=sys.stderr, flush=True)
     # Bound elsewhere than loopback, the console only aims at targets an admin allowed.
     init_console(app, console_dir, exposed=exposed,
-                 public_url=config.public_url, bouchon=state, bouchon_url=config.public_url)
+                 public_url=config.public_url, bouchon=state, bouchon_url=config.public_url,
+                 bouchon_ca_file=args.tls_ca.resolve() if args.tls_ca else None)
     print(f"  console web          : {config.public_url}/console (comptes : "
           f"mssante-conformance console --data-dir {console_dir} create-user NOM)", flush=True)
     serve(app, args.host, args.port, args.threads, tls)

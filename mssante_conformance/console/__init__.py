@@ -47,6 +47,7 @@ class Console:
     bouchon: object | None
     bouchon_url: str | None
     pdf_timeout: float = 120.0
+    bouchon_ca_file: Path | None = None  # CA of the bouchon's own https certificate, for runs
 
     @property
     def runs_dir(self) -> Path:
@@ -83,7 +84,7 @@ def _run_env(app, bouchon) -> dict | None:
 def init_console(app, data_dir: str | os.PathLike | None = None, *, exposed: bool = False,
                  public_url: str | None = None, bouchon=None, bouchon_url: str | None = None,
                  url_prefix: str = "/console", max_workers: int = 4,
-                 pdf_timeout: float = 120.0) -> Console:
+                 pdf_timeout: float = 120.0, bouchon_ca_file: Path | None = None) -> Console:
     """Mount the console blueprint on ``app`` and start its worker; returns the Console."""
     from mssante_conformance.console.views import blueprint
 
@@ -92,7 +93,7 @@ def init_console(app, data_dir: str | os.PathLike | None = None, *, exposed: boo
     (data_dir / "runs").mkdir(exist_ok=True, mode=0o700)
     worker = RunWorker(store, max_workers=max_workers, env=_run_env(app, bouchon))
     console = Console(data_dir, store, worker, exposed, public_url.rstrip("/") if public_url else None,
-                      bouchon, bouchon_url, pdf_timeout)
+                      bouchon, bouchon_url, pdf_timeout, bouchon_ca_file)
     if not app.secret_key:
         app.secret_key = _session_key(data_dir)
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)

@@ -150,6 +150,8 @@ def job(job_id):
             values = dict(submission.values, report_dir=str(run_dir / "rapport"))
             if submission.target == TARGET_OPERATOR and console.bouchon_url:
                 values["bouchon_url"] = console.bouchon_url
+                if console.bouchon_ca_file is not None:
+                    values["bouchon_ca_file"] = str(console.bouchon_ca_file)
             argv = job.run_flags() + to_argv(build_settings(values))
             urls = list(values.get("operator_urls", [])) + [values.get("operator_mx") or ""]
             console.store.add_run(run_id, g.user.name, job.id, target_key([u for u in urls if u]),

@@ -89,3 +89,21 @@ def test_passwords_are_hashed_and_checked(tmp_path):
         store.create_user("dan", "operator", "court")
     with pytest.raises(AccountError):
         store.create_user("dan", "superuser", "un-mot-de-passe-long")
+
+
+def test_runs_against_an_operator_verify_the_https_bouchon_with_its_ca(served_console, tmp_path):
+    """A bouchon served over https by a private CA (`bouchon --tls-cert … --tls-ca …`) hands that
+    CA to the runs its console launches, or they could not verify it (error for every check)."""
+    ca = tmp_path / "bouchon-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+    served_console.console.bouchon_url = "https://127.0.0.1:9"
+    served_console.console.bouchon_ca_file = ca
+    s, _ = _login(served_console.url, "alice")
+    token = TOKEN.search(s.get(f"{served_console.url}/console/jobs/api-lps-tls", timeout=10).text).group(1)
+    r = s.post(f"{served_console.url}/console/jobs/api-lps-tls", timeout=10,
+               data={"target": "operator", "operator_urls": "imaps://127.0.0.2:9", "csrf_token": token})
+    assert r.status_code == 200, r.text[:500]
+    (run,) = served_console.console.store.runs()
+    argv = list(run.argv)
+    assert argv[argv.index("--bouchon-url") + 1] == "https://127.0.0.1:9"
+    assert argv[argv.index("--bouchon-ca-file") + 1] == str(ca)

@@ -23,7 +23,14 @@ from .classify import (
 )
 from .connection import LineSocket, tcp_connect
 from .endpoint import Endpoint
-from .errors import ConnectionFailed, ConnectionLost, ProbeTimeout, ProtocolMismatch, StartTlsRefused
+from .errors import (
+    CheckDeadlineExceeded,
+    ConnectionFailed,
+    ConnectionLost,
+    ProbeTimeout,
+    ProtocolMismatch,
+    StartTlsRefused,
+)
 from .sasl import OAUTHBEARER, OAUTHBEARER_ABORT, XOAUTH2, decode_error_challenge, oauthbearer_initial_response, xoauth2_initial_response
 from .session import TlsSessionProbe
 from .tls import TlsInfo
@@ -184,6 +191,7 @@ class ImapProbe(TlsSessionProbe):
         server_lines: list[str] = []
         challenge = None
         answered = False
+        cancelled = False
         end = ExchangeEnd.REPLY
         try:
             self._send(first, "authenticate")
@@ -197,16 +205,27 @@ class ImapProbe(TlsSessionProbe):
                     if pending is not None:  # the server's prompt for the initial response
                         self._send(pending, "authenticate")
                         pending = None
+                    elif cancelled:
+                        # RFC 3501 6.2.2: after "*" the server must end the command with BAD.
+                        # One that keeps asking would hold the check for ever: give up.
+                        self.transcript.note("le serveur poursuit l'échange après l'annulation (*) : échange abandonné")
+                        self.close()
+                        break
                     elif continuations > MAX_CONTINUATIONS:
                         self._send("*", "authenticate")
+                        cancelled = True
                     else:
                         if challenge is None:
                             challenge = decode_error_challenge(parsed.text)
                         self._send(challenge_answer if answer_challenge else "*", "authenticate")
                         answered = answered or answer_challenge
+                        cancelled = not answer_challenge
                     continue
                 if parsed.kind in ("tagged", "garbage") or parsed.status == "BYE":
                     break
+        except CheckDeadlineExceeded:
+            self.close()
+            raise  # the check ran out of time: not an answer of the server
         except ProbeTimeout:
             end = ExchangeEnd.TIMEOUT
             self.close()
@@ -270,7 +289,9 @@ class ImapProbe(TlsSessionProbe):
                 if parsed.kind == "tagged" and parsed.tag == tag:
                     return ImapResult("LOGOUT", parsed.status, parsed.code, parsed.text, tuple(untagged))
                 untagged.append(line)
-        except (ConnectionLost, ProbeTimeout):
+        except CheckDeadlineExceeded:
+            raise
+        except (ConnectionLost, ProbeTimeout, ProtocolMismatch):
             return None
         finally:
             self.close()

@@ -28,7 +28,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 BEHAVIOURS = ("mute", "endless_continuation", "drip", "endless_line", "garbage")
 
@@ -38,32 +38,51 @@ SMTP_GREETING = b"220 hostile.test ESMTP hostile ready\r\n"
 SMTP_EHLO = b"250-hostile.test\r\n250-AUTH XOAUTH2 OAUTHBEARER PLAIN\r\n250-8BITMIME\r\n250 SIZE 1000000\r\n"
 
 
-def write_tls_material(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (it is its own trust anchor): (cert, key)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+def write_tls_material(directory: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1 it signed: (ca, cert, key)."""
     now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                       critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+
+    def build(subject, issuer, public_key, signing_key, *, ca: bool):
+        builder = (
+            x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        if ca:
+            builder = builder.add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        else:
+            builder = (
+                builder.add_extension(
+                    x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signing_key.public_key()),
+                               critical=False)
+                .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+                               critical=True)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            )
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "AC hostile de test")])
+    ca = build(ca_name, ca_name, ca_key.public_key(), ca_key, ca=True)
+    leaf = build(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]), ca_name,
+                 key.public_key(), ca_key, ca=False)
     directory.mkdir(parents=True, exist_ok=True)
-    cert_path, key_path = directory / "hostile.pem", directory / "hostile.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+    paths = directory / "ca.pem", directory / "hostile.pem", directory / "hostile.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
-    return cert_path, key_path
+    return paths
 
 
 class HostilePeers:
     """Hostile listeners on 127.0.0.1, served by one asyncio loop in a thread."""
 
-    def __init__(self, *, drip_interval: float = 1.0, tls: tuple[Path, Path] | None = None) -> None:
+    def __init__(self, *, drip_interval: float = 1.0, tls: tuple[Path, Path, Path] | None = None) -> None:
         self.drip_interval = drip_interval
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="hostile-peers", daemon=True)
@@ -73,7 +92,7 @@ class HostilePeers:
         self._tls = None
         if tls is not None:
             self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self._tls.load_cert_chain(str(tls[0]), str(tls[1]))
+            self._tls.load_cert_chain(str(tls[1]), str(tls[2]))
 
     def start(self, behaviour: str, protocol: str, *, tls: bool = False) -> int:
         """Listen for ``behaviour`` speaking ``protocol`` (``imap``/``smtp``); the port."""

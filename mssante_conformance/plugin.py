@@ -16,7 +16,8 @@ Theory of operation
   ``not_applicable``, any other exception is ``error`` — the check could not be carried out
   and is never counted as passed or failed.
 * Each check runs under one deadline for its whole exchange (``--check-timeout``, plus
-  ``--delivery-timeout`` for the interface opérateurs checks, which wait for deliveries) and
+  ``--delivery-timeout`` for the interface opérateurs checks, which wait for deliveries, and
+  the sslyze scan's own bound for the LPS-TLS checks, which share one scan of every endpoint) and
   the run's circuit breaker (:mod:`mssante_conformance.mail.deadline`, ``…mail.breaker``):
   both are made current around the check's setup and call, so every probe honours them.
 * At the end of the session the results go to :mod:`mssante_conformance.report`, which writes
@@ -191,6 +192,7 @@ def _check_needs(request):
 
 # ------------------------------------------------------------------------------ time bounds
 # Checks that wait for a message to travel get the delivery wait on top of their budget.
+# (The LPS-TLS checks get the TLS scan's bound on top of theirs: see _check_scope.)
 WAITING_FAMILIES = ("OPI-IN", "OPI-OUT")
 
 
@@ -207,8 +209,13 @@ def _check_scope(item):
     limit = item.stash.get(DEADLINE, None)
     if limit is None:
         seconds = settings.check_timeout
-        if load_catalog().check(check_id).family in WAITING_FAMILIES:
+        family = load_catalog().check(check_id).family
+        if family in WAITING_FAMILIES:
             seconds += settings.delivery_timeout
+        if family == "LPS-TLS":  # the first one runs the sslyze scan of every endpoint, itself bounded
+            from mssante_conformance.mail.tls_scan import SCAN_BUDGET_FACTOR
+
+            seconds += SCAN_BUDGET_FACTOR * settings.network_timeout
         limit = item.stash[DEADLINE] = deadline.Deadline(seconds, check_id)
     stack = contextlib.ExitStack()
     stack.enter_context(deadline.scope(limit))

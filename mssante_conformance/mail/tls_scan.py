@@ -22,6 +22,10 @@ from .certificate import CertificateSummary, hostname_matches, summarize_certifi
 from .classify import weak_suite_reasons
 from .endpoint import Endpoint, parse_operator_url
 
+# A scan of every endpoint (hundreds of handshakes) is bounded by this many network timeouts;
+# the plugin adds the same to the deadline of the LPS-TLS checks that share it.
+SCAN_BUDGET_FACTOR = 12
+
 # our version names → the sslyze scan result attribute
 TLS_VERSIONS: dict[str, str] = {
     "ssl3": "ssl_3_0_cipher_suites",
@@ -189,7 +193,8 @@ def scan_endpoints(
     pending = [e for e in parsed if e not in by_endpoint]
     if pending:
         where = ", ".join(sorted({f"{e.host}:{e.port}" for e in pending}))
-        limit = check_deadline.budget(max_duration if max_duration is not None else 12 * timeout, where, "tls_scan")
+        own = max_duration if max_duration is not None else SCAN_BUDGET_FACTOR * timeout
+        limit = check_deadline.budget(own, where, "tls_scan")
         cut_by_check = check_deadline.current() is not None and limit >= check_deadline.current().remaining() - 0.05
         requests = list(_request_list(pending, ca_file, min(timeout, limit), versions, certificate))
         for endpoint, result in _scan_within(requests, concurrency, limit):

@@ -11,6 +11,10 @@ From then on the endpoint's checks end ``error`` at once, with the first failure
 It trips only when the server said *nothing*: a refusal (``* BYE``, ``554``), garbage or a
 broken reply is an answer, and judging it is the check's business. Outside a run (no current
 breaker) nothing is remembered.
+
+Separately, it remembers a plaintext endpoint whose greeting was not the expected protocol
+(:func:`note_foreign`): the checks still judge each session, but the sslyze scan, which
+could only try STARTTLS on it (and may be fed garbage until its time is up), is not run.
 """
 
 from __future__ import annotations
@@ -32,8 +36,12 @@ class Trip:
     where: str
     check_id: str
     reason: str
+    foreign: bool = False  # the endpoint answers, but not in the expected protocol
 
     def message(self) -> str:
+        if self.foreign:
+            origin = f" (constaté au contrôle {self.check_id})" if self.check_id else ""
+            return f"point d'accès {self.where} : STARTTLS impossible{origin} : {self.reason}"
         origin = f" depuis le contrôle {self.check_id}" if self.check_id else ""
         return f"point d'accès {self.where} injoignable{origin} : {self.reason}"
 
@@ -46,7 +54,17 @@ class CircuitBreaker:
 
     def __init__(self) -> None:
         self._trips: dict[tuple[str, int], Trip] = {}
+        self._foreign: dict[tuple[str, int], Trip] = {}
         self._lock = threading.Lock()
+
+    def note_foreign(self, host: str, port: int, where: str, reason: str, check_id: str = "") -> Trip:
+        with self._lock:
+            return self._foreign.setdefault((host.lower(), int(port)),
+                                            Trip(where, check_id, " ".join(reason.split()), foreign=True))
+
+    def foreign(self, host: str, port: int) -> Trip | None:
+        with self._lock:
+            return self._foreign.get((host.lower(), int(port)))
 
     def tripped(self, host: str, port: int) -> Trip | None:
         with self._lock:
@@ -102,3 +120,17 @@ def trip(host: str, port: int, where: str, reason: str) -> Trip | None:
         return None
     breaker, check_id = active
     return breaker.trip(host, port, where, reason, check_id)
+
+
+def note_foreign(host: str, port: int, where: str, reason: str) -> Trip | None:
+    """Record that the plaintext endpoint ``host:port`` greets in another protocol."""
+    active = _CURRENT.get()
+    if active is None:
+        return None
+    breaker, check_id = active
+    return breaker.note_foreign(host, port, where, reason, check_id)
+
+
+def foreign_note(host: str, port: int) -> Trip | None:
+    active = _CURRENT.get()
+    return active[0].foreign(host, port) if active else None

@@ -17,6 +17,7 @@ from .errors import (
     ConnectionFailed,
     EndpointUnavailable,
     ProbeTimeout,
+    ProtocolMismatch,
 )
 from .tls import TlsInfo, handshake
 from .transcript import Transcript
@@ -75,6 +76,10 @@ class TlsSessionProbe:
         except (ConnectionFailed, ProbeTimeout) as exc:
             if _unreachable_or_mute(exc):
                 breaker.trip(self.endpoint.host, self.endpoint.port, self.endpoint.url, str(exc))
+            raise
+        except ProtocolMismatch as exc:
+            if exc.step == "greeting" and not self.endpoint.implicit_tls:
+                breaker.note_foreign(self.endpoint.host, self.endpoint.port, self.endpoint.url, str(exc))
             raise
 
     def starttls(self) -> TlsInfo:

@@ -182,12 +182,15 @@ def scan_endpoints(
     server that drips its answers could hold a scan for long; the scan runs in a thread and
     is abandoned after ``max_duration`` (default ``12 × timeout``), cut to what is left of
     the check's deadline (:mod:`.deadline`). Endpoints not scanned by then get ``error``.
-    Endpoints the run gave up on (:mod:`.breaker`) are not scanned.
+    Endpoints the run gave up on (:mod:`.breaker`), and plaintext endpoints whose greeting
+    was found not to be IMAP/SMTP (no STARTTLS possible), are not scanned.
     """
     parsed = [parse_operator_url(e) if isinstance(e, str) else e for e in endpoints]
     by_endpoint: dict[Endpoint, TlsScanResult] = {}
     for endpoint in parsed:
         trip = breaker.open_trip(endpoint.host, endpoint.port)
+        if trip is None and not endpoint.implicit_tls:  # its greeting is not IMAP/SMTP: no STARTTLS
+            trip = breaker.foreign_note(endpoint.host, endpoint.port)
         if trip is not None:
             by_endpoint[endpoint] = TlsScanResult(endpoint, error=trip.message())
     pending = [e for e in parsed if e not in by_endpoint]
@@ -196,7 +199,7 @@ def scan_endpoints(
         own = max_duration if max_duration is not None else SCAN_BUDGET_FACTOR * timeout
         limit = check_deadline.budget(own, where, "tls_scan")
         cut_by_check = check_deadline.current() is not None and limit >= check_deadline.current().remaining() - 0.05
-        requests = list(_request_list(pending, ca_file, min(timeout, limit), versions, certificate))
+        requests = list(_request_list(pending, ca_file, timeout, versions, certificate))
         for endpoint, result in _scan_within(requests, concurrency, limit):
             found = _find(pending, result)
             with warnings.catch_warnings():

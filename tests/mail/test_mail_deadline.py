@@ -226,3 +226,38 @@ def test_mta_within_the_check_deadline(serve):
                         message=b"x", starttls=False, timeout=10)
     assert d.outcome is MtaOutcome.TIMEOUT and d.step is MtaStep.EHLO
     assert "OPI-IN-02" in d.detail and "--check-timeout" in d.detail
+
+
+def test_a_foreign_greeting_is_noted_for_the_scan_but_never_trips(http_server):
+    from mssante_conformance.mail.tls_scan import scan_endpoints
+
+    run = breaker.CircuitBreaker()
+    url = f"imap://127.0.0.1:{http_server.port}"
+    with breaker.scope(run, "LPS-IMAP-01"), ImapProbe(url, timeout=2) as probe:
+        with pytest.raises(Exception):
+            probe.connect()
+    assert run.trips == [] and run.foreign("127.0.0.1", http_server.port) is not None
+    with breaker.scope(run, "LPS-TLS-01"):
+        [result] = scan_endpoints([url], timeout=2)
+    assert "STARTTLS impossible (constaté au contrôle LPS-IMAP-01)" in result.error
+    assert "n'est pas un serveur IMAP" in result.error
+
+
+def test_an_sslyze_scan_is_abandoned_at_its_bound(hang_server):
+    """sslyze's own timeouts apply per socket operation (here 30 s against a mute server): the
+    scan as a whole is abandoned at ``max_duration``, with a reason."""
+    from mssante_conformance.mail.tls_scan import scan_endpoints
+
+    started = time.monotonic()
+    [result] = scan_endpoints([f"imap://127.0.0.1:{hang_server.port}"], timeout=30, max_duration=2)
+    print(f"\nscan ended after {time.monotonic() - started:.2f} s: {result.error}")
+    assert result.error == f"analyse TLS de imap://127.0.0.1:{hang_server.port} interrompue : délai de 2 s écoulé"
+    assert result.versions == {}
+
+
+def test_an_sslyze_scan_is_cut_by_the_check_deadline(hang_server):
+    from mssante_conformance.mail.tls_scan import scan_endpoints
+
+    with check_deadline.scope(check_deadline.Deadline(1.5, "LPS-TLS-01")):
+        [result] = scan_endpoints([f"imap://127.0.0.1:{hang_server.port}"], timeout=30)
+    assert "délai global du contrôle LPS-TLS-01" in result.error

@@ -38,6 +38,7 @@ from .transcript import Transcript
 
 _LITERAL = re.compile(r"\{(\d+)\}$")
 MAX_CONTINUATIONS = 3
+MAX_LITERAL = 128 * 1024 * 1024
 
 
 def _quote(text: str) -> str:
@@ -127,6 +128,8 @@ class ImapProbe(TlsSessionProbe):
             raw = io.readline(step)
             shown = raw
             while (match := _LITERAL.search(raw)) is not None:
+                if int(match.group(1)) > MAX_LITERAL:  # never buffer what a hostile server announces
+                    raise ProtocolMismatch(f"{self.where} annonce un littéral de {match.group(1)} octets", step=step)
                 data = io.read_exactly(int(match.group(1)), step)
                 literals.append(data)
                 rest = io.readline(step)

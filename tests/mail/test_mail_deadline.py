@@ -261,3 +261,19 @@ def test_an_sslyze_scan_is_cut_by_the_check_deadline(hang_server):
     with check_deadline.scope(check_deadline.Deadline(1.5, "LPS-TLS-01")):
         [result] = scan_endpoints([f"imap://127.0.0.1:{hang_server.port}"], timeout=30)
     assert "délai global du contrôle LPS-TLS-01" in result.error
+
+
+def test_an_announced_huge_literal_is_refused_before_reading_it(serve):
+    from mssante_conformance.mail.errors import ProtocolMismatch
+
+    def huge(server, peer):
+        peer.say(GREETING)
+        peer.hear()
+        peer.say("* 1 FETCH (BODY[] {999999999999}")
+        server._stop.wait(5)
+
+    srv = serve(huge)
+    with ImapProbe(f"imap://127.0.0.1:{srv.port}", timeout=5) as probe:
+        probe.connect()
+        with pytest.raises(ProtocolMismatch, match="littéral de 999999999999 octets"):
+            probe.fetch_message(1)

@@ -39,6 +39,7 @@ from .transcript import Transcript
 _LITERAL = re.compile(r"\{(\d+)\}$")
 MAX_CONTINUATIONS = 3
 MAX_LITERAL = 128 * 1024 * 1024
+MAX_UNTAGGED = 10_000  # a server streaming untagged lines is stopped, not stored
 
 
 def _quote(text: str) -> str:
@@ -145,6 +146,8 @@ class ImapProbe(TlsSessionProbe):
                 io.close()
                 raise ConnectionLost(f"{self.where} a fermé la session : {parsed.text[:120]}", step=step)
             untagged.append(line)
+            if len(untagged) > MAX_UNTAGGED:
+                raise ProtocolMismatch(f"{self.where} envoie plus de {MAX_UNTAGGED} réponses non étiquetées", step=step)
 
     def command(self, text: str, *, step: str = "command") -> ImapResult:
         """Send ``<tag> text`` and wait for its completion (any command, verbatim)."""

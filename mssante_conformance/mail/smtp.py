@@ -31,6 +31,7 @@ from .tls import TlsInfo
 from .transcript import Transcript
 
 MAX_CHALLENGES = 3
+MAX_REPLY_LINES = 1000
 _LINE_END = re.compile(rb"\r\n|\n|\r")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
@@ -93,6 +94,9 @@ class _Session(smtplib.SMTP):
             if not (code.isdigit() and sep in ("-", " ", "")):
                 return -1, line.encode("utf-8")
             lines.append(text)
+            if len(lines) > MAX_REPLY_LINES:  # a server streaming a reply is stopped, not stored
+                raise ProtocolMismatch(f"{self._probe.where} envoie une réponse de plus de {MAX_REPLY_LINES} lignes",
+                                       step=self._probe.step)
             if sep != "-":
                 return int(code), "\n".join(lines).encode("utf-8")
 

@@ -277,3 +277,28 @@ def test_an_announced_huge_literal_is_refused_before_reading_it(serve):
         probe.connect()
         with pytest.raises(ProtocolMismatch, match="littéral de 999999999999 octets"):
             probe.fetch_message(1)
+
+
+def test_streamed_replies_are_stopped_not_stored(serve):
+    from mssante_conformance.mail.errors import ProtocolMismatch
+
+    def imap_stream(server, peer):
+        peer.say(GREETING)
+        peer.hear()
+        for _ in range(20_000):
+            peer.say("* OK encore")
+
+    def smtp_stream(server, peer):
+        peer.say("220 hostile ESMTP")
+        peer.hear()
+        for _ in range(5_000):
+            peer.say("250-encore")
+
+    with ImapProbe(f"imap://127.0.0.1:{serve(imap_stream).port}", timeout=5) as probe:
+        probe.connect()
+        with pytest.raises(ProtocolMismatch, match="plus de 10000 réponses non étiquetées"):
+            probe.noop()
+    with SmtpProbe(f"smtp://127.0.0.1:{serve(smtp_stream).port}", timeout=5) as probe:
+        probe.connect()
+        with pytest.raises(ProtocolMismatch, match="plus de 1000 lignes"):
+            probe.ehlo()

@@ -17,6 +17,11 @@ Theory of operation
   an assertion failure is a non-conformity (``failed``), a :class:`NotApplicable` skip is
   ``not_applicable``, any other exception is ``error`` — the check could not be carried out
   and is never counted as passed or failed.
+* Each check runs under one deadline for its whole exchange (``--check-timeout``, plus
+  ``--delivery-timeout`` for the interface opérateurs checks, which wait for deliveries, and
+  the sslyze scan's own bound for the LPS-TLS checks, which share one scan of every endpoint) and
+  the run's circuit breaker (:mod:`mssante_conformance.mail.deadline`, ``…mail.breaker``):
+  both are made current around the check's setup and call, so every probe honours them.
 * At the end of the session the results go to :mod:`mssante_conformance.report`, which writes
   ``report.json`` and ``report.html`` in ``--report-dir``.
 """
@@ -57,6 +62,8 @@ VERDICT = pytest.StashKey()
 CHECK_ID = pytest.StashKey()
 EVIDENCE = pytest.StashKey()
 T0 = pytest.StashKey()
+BREAKER = pytest.StashKey()
+DEADLINE = pytest.StashKey()
 
 
 def pytest_addoption(parser):
@@ -74,6 +81,9 @@ def pytest_configure(config):
     config.stash[RESULTS] = {}
     config.stash[SECRETS] = SecretRegistry()
     config.stash[STARTED] = datetime.now(timezone.utc)
+    from mssante_conformance.mail.breaker import CircuitBreaker
+
+    config.stash[BREAKER] = CircuitBreaker()  # per run: endpoints given up on
     stale = settings.report_dir / PROGRESS_FILE
     if stale.exists():
         stale.unlink()
@@ -155,6 +165,11 @@ def target(request, settings, secrets):
 
     with open_target(settings, secrets) as resolved:
         request.config.stash[TARGET_KEY] = resolved
+        from mssante_conformance.mail import deadline
+
+        running = deadline.current()
+        if running is not None:  # starting the target is not the first check's exchange
+            running.restart()
         yield resolved
 
 
@@ -180,6 +195,51 @@ def _check_needs(request):
     missing = missing_needs(load_catalog().check(check_id), target)
     if missing:
         raise NotApplicable(missing)
+
+
+# ------------------------------------------------------------------------------ time bounds
+# Checks that wait for a message to travel get the delivery wait on top of their budget.
+# (The LPS-TLS checks get the TLS scan's bound on top of theirs: see _check_scope.)
+WAITING_FAMILIES = ("OPI-IN", "OPI-OUT")
+
+
+def _check_scope(item):
+    """The check's deadline and the run's breaker, current for the block (see docstring)."""
+    import contextlib
+
+    check_id = item.stash.get(CHECK_ID, None)
+    if check_id is None:
+        return contextlib.nullcontext()
+    from mssante_conformance.mail import breaker, deadline
+
+    settings = item.config.stash[SETTINGS]
+    limit = item.stash.get(DEADLINE, None)
+    if limit is None:
+        seconds = settings.check_timeout
+        family = load_catalog().check(check_id).family
+        if family in WAITING_FAMILIES:
+            seconds += settings.delivery_timeout
+        if family == "LPS-TLS":  # the first one runs the sslyze scan of every endpoint, itself bounded
+            from mssante_conformance.mail.tls_scan import SCAN_BUDGET_FACTOR
+
+            seconds += SCAN_BUDGET_FACTOR * settings.network_timeout
+        limit = item.stash[DEADLINE] = deadline.Deadline(seconds, check_id)
+    stack = contextlib.ExitStack()
+    stack.enter_context(deadline.scope(limit))
+    stack.enter_context(breaker.scope(item.config.stash[BREAKER], check_id))
+    return stack
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    with _check_scope(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    with _check_scope(item):
+        return (yield)
 
 
 # ------------------------------------------------------------------------------ outcomes

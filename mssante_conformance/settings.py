@@ -102,6 +102,9 @@ OPTIONS: tuple[Option, ...] = (
            kind="float", default=60.0, metavar="SECONDES"),
     Option("--network-timeout", "network_timeout", "délai maximal de chaque étape réseau (secondes)",
            kind="float", default=10.0, metavar="SECONDES"),
+    Option("--check-timeout", "check_timeout", "durée maximale de l'ensemble des échanges d'un "
+           "contrôle (secondes) ; les contrôles qui attendent une remise y ajoutent --delivery-timeout",
+           kind="float", default=60.0, metavar="SECONDES"),
     Option("--reference-profile", "reference_profile", "profil de l'opérateur de référence embarqué "
            "(conformant, ou un profil défectueux : tls_legacy, plaintext_auth…)",
            default="conformant", metavar="PROFIL"),
@@ -145,6 +148,7 @@ class RunSettings:
     outbound_mode: str = "auto"
     delivery_timeout: float = 60.0
     network_timeout: float = 10.0
+    check_timeout: float = 60.0
     reference_profile: str = "conformant"
     config: Path | None = None
     explicit: frozenset[str] = field(default_factory=frozenset)  # fields the user set

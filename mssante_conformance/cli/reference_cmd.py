@@ -131,7 +131,16 @@ def _print_ready(op, bouchon_desc: str) -> None:
     sys.stdout.flush()
 
 
+def _reap_stale() -> None:
+    """Stop the daemons of instances whose owner was killed (see reference.processes)."""
+    from mssante_conformance.reference.processes import reap_stale
+
+    for run_dir in reap_stale():
+        print(f"opérateur de référence orphelin arrêté ({run_dir})", file=sys.stderr)
+
+
 def _up(args) -> int:
+    _reap_stale()
     sink = _parse_sink(args.sink)
     if args.bouchon_ca_file and not args.bouchon_url:
         raise UsageError("--bouchon-ca-file sans --bouchon-url : le bouchon intégré parle http")
@@ -262,6 +271,7 @@ def _detach(args, workdir: Path) -> int:
 def _down(args) -> int:
     from mssante_conformance.reference.processes import terminate
 
+    _reap_stale()
     state = args.workdir.resolve() / STATE_FILE
     try:
         data = json.loads(state.read_text())

@@ -1,7 +1,9 @@
 """`mssante-conformance run`: the conformance suites, like `pytest --operator-url …` does.
 
 Exit codes: 0 conforme, 1 non conforme, 3 incomplet (or no verdict), 2 usage error.
-Without --operator-url the run targets the embedded reference operator (the demo).
+Without --operator-url the run targets the embedded reference operator (the demo); the
+reference daemons of an earlier harness that was killed are stopped first (see
+``reference.processes``).
 """
 
 from __future__ import annotations
@@ -71,6 +73,14 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     return argv
 
 
+def _reap_stale_references() -> None:
+    """Stop the reference daemons a killed harness left behind (their owner is gone)."""
+    from mssante_conformance.reference.processes import reap_stale
+
+    for run_dir in reap_stale():
+        print(f"mssante-conformance: opérateur de référence orphelin arrêté ({run_dir})")
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -83,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     # SIGTERM (a console stopping a run, a CI timeout) must tear down like Ctrl-C does: the
     # embedded reference's Dovecot and Postfix run in their own sessions and would outlive us.
     signal.signal(signal.SIGTERM, _interrupt)
+    _reap_stale_references()
     probe = _VerdictProbe()
     code = pytest.main(pytest_args(args), plugins=[probe])
     if code == pytest.ExitCode.USAGE_ERROR:

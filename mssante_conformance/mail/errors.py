@@ -31,12 +31,28 @@ class ConnectionFailed(ProbeError):
     """TCP connection impossible: refused, unreachable, unknown host name."""
 
 
+class EndpointUnavailable(ConnectionFailed):
+    """An earlier check of the run found this endpoint unreachable or mute (see
+    :mod:`.breaker`): the check is not attempted; the reason names the first failure."""
+
+
 class ProbeTimeout(ProbeError):
     """The server stayed silent longer than the step's timeout."""
 
 
+class CheckDeadlineExceeded(ProbeTimeout):
+    """The check's whole exchange outlasted its deadline (``--check-timeout``, see
+    :mod:`.deadline`). Never turned into an authentication outcome: the check ends ``error``."""
+
+
 class ConnectionLost(ProbeError):
     """The server closed the connection in the middle of an exchange."""
+
+
+class TlsAlert(ConnectionLost):
+    """The peer ended an established TLS session with an alert (e.g. a client certificate
+    refused after a TLS 1.3 handshake). A :class:`ConnectionLost` for everyone but the
+    harness MTA, which reports it as a TLS refusal."""
 
 
 class ProtocolMismatch(ProbeError):

@@ -23,7 +23,14 @@ from .classify import (
 )
 from .connection import LineSocket, tcp_connect
 from .endpoint import Endpoint
-from .errors import ConnectionFailed, ConnectionLost, ProbeTimeout, ProtocolMismatch, StartTlsRefused
+from .errors import (
+    CheckDeadlineExceeded,
+    ConnectionFailed,
+    ConnectionLost,
+    ProbeTimeout,
+    ProtocolMismatch,
+    StartTlsRefused,
+)
 from .sasl import OAUTHBEARER, OAUTHBEARER_ABORT, XOAUTH2, decode_error_challenge, oauthbearer_initial_response, xoauth2_initial_response
 from .session import TlsSessionProbe
 from .tls import TlsInfo
@@ -31,6 +38,8 @@ from .transcript import Transcript
 
 _LITERAL = re.compile(r"\{(\d+)\}$")
 MAX_CONTINUATIONS = 3
+MAX_LITERAL = 128 * 1024 * 1024
+MAX_UNTAGGED = 10_000  # a server streaming untagged lines is stopped, not stored
 
 
 def _quote(text: str) -> str:
@@ -120,6 +129,8 @@ class ImapProbe(TlsSessionProbe):
             raw = io.readline(step)
             shown = raw
             while (match := _LITERAL.search(raw)) is not None:
+                if int(match.group(1)) > MAX_LITERAL:  # never buffer what a hostile server announces
+                    raise ProtocolMismatch(f"{self.where} annonce un littéral de {match.group(1)} octets", step=step)
                 data = io.read_exactly(int(match.group(1)), step)
                 literals.append(data)
                 rest = io.readline(step)
@@ -135,6 +146,8 @@ class ImapProbe(TlsSessionProbe):
                 io.close()
                 raise ConnectionLost(f"{self.where} a fermé la session : {parsed.text[:120]}", step=step)
             untagged.append(line)
+            if len(untagged) > MAX_UNTAGGED:
+                raise ProtocolMismatch(f"{self.where} envoie plus de {MAX_UNTAGGED} réponses non étiquetées", step=step)
 
     def command(self, text: str, *, step: str = "command") -> ImapResult:
         """Send ``<tag> text`` and wait for its completion (any command, verbatim)."""
@@ -184,6 +197,7 @@ class ImapProbe(TlsSessionProbe):
         server_lines: list[str] = []
         challenge = None
         answered = False
+        cancelled = False
         end = ExchangeEnd.REPLY
         try:
             self._send(first, "authenticate")
@@ -197,16 +211,27 @@ class ImapProbe(TlsSessionProbe):
                     if pending is not None:  # the server's prompt for the initial response
                         self._send(pending, "authenticate")
                         pending = None
+                    elif cancelled:
+                        # RFC 3501 6.2.2: after "*" the server must end the command with BAD.
+                        # One that keeps asking would hold the check for ever: give up.
+                        self.transcript.note("le serveur poursuit l'échange après l'annulation (*) : échange abandonné")
+                        self.close()
+                        break
                     elif continuations > MAX_CONTINUATIONS:
                         self._send("*", "authenticate")
+                        cancelled = True
                     else:
                         if challenge is None:
                             challenge = decode_error_challenge(parsed.text)
                         self._send(challenge_answer if answer_challenge else "*", "authenticate")
                         answered = answered or answer_challenge
+                        cancelled = not answer_challenge
                     continue
                 if parsed.kind in ("tagged", "garbage") or parsed.status == "BYE":
                     break
+        except CheckDeadlineExceeded:
+            self.close()
+            raise  # the check ran out of time: not an answer of the server
         except ProbeTimeout:
             end = ExchangeEnd.TIMEOUT
             self.close()
@@ -270,7 +295,9 @@ class ImapProbe(TlsSessionProbe):
                 if parsed.kind == "tagged" and parsed.tag == tag:
                     return ImapResult("LOGOUT", parsed.status, parsed.code, parsed.text, tuple(untagged))
                 untagged.append(line)
-        except (ConnectionLost, ProbeTimeout):
+        except CheckDeadlineExceeded:
+            raise
+        except (ConnectionLost, ProbeTimeout, ProtocolMismatch):
             return None
         finally:
             self.close()

@@ -11,7 +11,8 @@
     d.tls                             # TlsInfo of the MX (version, cipher, its certificate)
     d.transcript                      # ("S: 220 …", "C: EHLO …", …) — never the message body
 
-One session, one message, every step bounded by ``timeout``; nothing raises for what the MX
+One session, one message, every step bounded by ``timeout`` (a reply line as a whole, not
+each read) and by the check's deadline (:mod:`.deadline`); nothing raises for what the MX
 does (refuses, drops, never answers, talks garbage): it all ends up in the result. The message
 is sent dot-stuffed with CRLF line endings.
 
@@ -33,7 +34,18 @@ from email.message import Message
 from enum import Enum
 from pathlib import Path
 
+from . import breaker
+from . import deadline as check_deadline
 from .certificate import hostname_matches, summarize_certificate
+from .connection import LineSocket, connect_to
+from .errors import (
+    CheckDeadlineExceeded,
+    ConnectionFailed,
+    ProbeError,
+    ProbeTimeout,
+    ProtocolMismatch,
+    TlsAlert,
+)
 from .tls import TlsInfo
 from .transcript import Transcript
 
@@ -171,53 +183,61 @@ class _Ended(Exception):
 
 # -- the session -----------------------------------------------------------------------------
 class _MtaSession:
+    """One SMTP session on :class:`~.connection.LineSocket`: each reply line is bounded by
+    ``timeout`` as a whole (an MX that drips one byte every few seconds cannot hold it), and
+    every step by the check's deadline (:mod:`.deadline`). The run's circuit breaker
+    (:mod:`.breaker`) is consulted before connecting and told when the MX is unreachable or mute.
+    """
+
     def __init__(self, host: str, port: int, timeout: float, transcript: Transcript) -> None:
         self.host, self.port, self.timeout = host, port, timeout
+        self.where = f"{host}:{port}"
         self.tr = transcript
-        self.sock: socket.socket | None = None
-        self.buf = b""
+        self.io: LineSocket | None = None
         self.step = MtaStep.CONNECT
 
     def connect(self) -> None:
+        trip = breaker.open_trip(self.host, self.port)
+        if trip is not None:
+            raise _Ended(MtaOutcome.CONNECT_FAILED, trip.message())
         try:
-            self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
-        except (TimeoutError, socket.timeout):
-            raise _Ended(MtaOutcome.TIMEOUT, f"connexion à {self.host}:{self.port} sans réponse en {self.timeout:g} s") from None
-        except OSError as exc:
-            raise _Ended(MtaOutcome.CONNECT_FAILED, f"connexion à {self.host}:{self.port} impossible : {exc.strerror or exc}") from None
+            sock = connect_to(self.host, self.port, self.timeout)
+        except ProbeError as exc:
+            ended = self._fail_io(exc)
+            if not isinstance(exc, CheckDeadlineExceeded):
+                breaker.trip(self.host, self.port, f"smtp://{self.where}", ended.detail)
+            raise ended from None
+        self.io = LineSocket(sock, self.timeout, self.where, max_line=MAX_LINE)
 
-    def _fail_io(self, exc: BaseException) -> _Ended:
+    def _fail_io(self, exc: ProbeError) -> _Ended:
         where = self.step.value
-        if isinstance(exc, (TimeoutError, socket.timeout)):
-            return _Ended(MtaOutcome.TIMEOUT, f"pas de réponse du MX en {self.timeout:g} s (étape {where})")
-        if isinstance(exc, ssl.SSLError):
-            reason = exc.reason or str(exc)
-            self.tr.note(f"alerte TLS : {reason}")
-            return _Ended(MtaOutcome.TLS_FAILED, f"le MX a interrompu la session TLS (étape {where}) : {reason}")
+        if isinstance(exc, CheckDeadlineExceeded):
+            return _Ended(MtaOutcome.TIMEOUT, f"{exc} (étape {where})")
+        if isinstance(exc, ProbeTimeout):
+            if self.step is MtaStep.CONNECT:
+                return _Ended(MtaOutcome.TIMEOUT, f"connexion à {self.where} sans réponse en {self.timeout:g} s")
+            return _Ended(MtaOutcome.TIMEOUT, f"pas de réponse complète du MX en {self.timeout:g} s (étape {where})")
+        if isinstance(exc, ConnectionFailed):
+            return _Ended(MtaOutcome.CONNECT_FAILED, f"connexion impossible : {exc}")
+        if isinstance(exc, TlsAlert):
+            self.tr.note(f"alerte TLS : {exc}")
+            return _Ended(MtaOutcome.TLS_FAILED, f"le MX a interrompu la session TLS (étape {where}) : {exc}")
+        if isinstance(exc, ProtocolMismatch):
+            return _Ended(MtaOutcome.PROTOCOL_ERROR, f"ligne de réponse de plus de {MAX_LINE} octets (étape {where})")
         return _Ended(MtaOutcome.DROPPED, f"le MX a coupé la connexion (étape {where}) : {exc}")
 
-    def _recv(self) -> bytes:
-        assert self.sock is not None
-        try:
-            chunk = self.sock.recv(4096)
-        except (OSError, ssl.SSLError) as exc:
-            raise self._fail_io(exc) from None
-        if not chunk:
-            raise _Ended(MtaOutcome.DROPPED, f"le MX a fermé la connexion (étape {self.step.value})")
-        return chunk
-
-    def readline(self) -> bytes:
-        while b"\n" not in self.buf:
-            if len(self.buf) > MAX_LINE:
-                raise _Ended(MtaOutcome.PROTOCOL_ERROR, f"ligne de réponse de plus de {MAX_LINE} octets (étape {self.step.value})")
-            self.buf += self._recv()
-        line, _, self.buf = self.buf.partition(b"\n")
-        return line.rstrip(b"\r")
-
     def reply(self) -> MtaReply:
+        assert self.io is not None
         texts: list[str] = []
         for _ in range(MAX_REPLY_LINES):
-            raw = self.readline()
+            try:
+                raw = self.io.readline_bytes(self.step.value)
+            except ProbeError as exc:
+                ended = self._fail_io(exc)
+                if (self.step is MtaStep.GREETING and isinstance(exc, ProbeTimeout)
+                        and not isinstance(exc, CheckDeadlineExceeded)):
+                    breaker.trip(self.host, self.port, f"smtp://{self.where}", ended.detail)  # mute MX
+                raise ended from None
             line = raw.decode("utf-8", "replace")
             self.tr.server(line)
             if len(line) < 3 or not line[:3].isdigit() or (len(line) > 3 and line[3] not in " -"):
@@ -228,12 +248,12 @@ class _MtaSession:
         raise _Ended(MtaOutcome.PROTOCOL_ERROR, f"réponse de plus de {MAX_REPLY_LINES} lignes (étape {self.step.value})")
 
     def send(self, data: bytes, shown: str | None = None) -> None:
-        assert self.sock is not None
+        assert self.io is not None
         if shown is not None:
             self.tr.client(shown)
         try:
-            self.sock.sendall(data)
-        except (OSError, ssl.SSLError) as exc:
+            self.io.send(data, self.step.value)
+        except ProbeError as exc:
             raise self._fail_io(exc) from None
 
     def command(self, step: MtaStep, line: str, ok: tuple[int, ...] = (250,)) -> MtaReply:
@@ -246,11 +266,16 @@ class _MtaSession:
 
     def starttls(self, context: ssl.SSLContext, ca_file: str | None) -> TlsInfo:
         self.step = MtaStep.TLS_HANDSHAKE
-        if self.buf:
+        assert self.io is not None
+        if self.io.buffered:
             raise _Ended(MtaOutcome.PROTOCOL_ERROR, "le MX a envoyé des données en clair après 220 STARTTLS")
-        assert self.sock is not None
+        sock = self.io.sock
         try:
-            self.sock = context.wrap_socket(self.sock, server_hostname=self.host)
+            # CPython bounds the whole handshake by the socket timeout, not each read.
+            sock.settimeout(check_deadline.budget(self.timeout, self.where, "tls"))
+            tls_sock = context.wrap_socket(sock, server_hostname=self.host)
+        except CheckDeadlineExceeded as exc:
+            raise _Ended(MtaOutcome.TIMEOUT, f"{exc} (étape {self.step.value})") from None
         except ssl.SSLCertVerificationError as exc:
             raise _Ended(MtaOutcome.TLS_FAILED, f"certificat du MX non vérifié : {exc.verify_message or exc}") from None
         except (TimeoutError, socket.timeout):
@@ -259,12 +284,13 @@ class _MtaSession:
             raise _Ended(MtaOutcome.TLS_FAILED, f"échec de la négociation TLS : {exc.reason or exc}") from None
         except OSError as exc:
             raise _Ended(MtaOutcome.TLS_FAILED, f"connexion coupée pendant la négociation TLS : {exc.strerror or exc}") from None
-        der = self.sock.getpeercert(binary_form=True)
-        cipher = self.sock.cipher() or ("", "", 0)
+        self.io.replace_socket(tls_sock)
+        der = tls_sock.getpeercert(binary_form=True)
+        cipher = tls_sock.cipher() or ("", "", 0)
         verified = context.verify_mode == ssl.CERT_REQUIRED
         info = TlsInfo(
             host=self.host,
-            version=self.sock.version() or "",
+            version=tls_sock.version() or "",
             cipher=cipher[0],
             bits=cipher[2] or 0,
             certificate=summarize_certificate(der) if der else None,
@@ -278,11 +304,8 @@ class _MtaSession:
         return info
 
     def close(self) -> None:
-        if self.sock is not None:
-            try:
-                self.sock.close()
-            except OSError:
-                pass
+        if self.io is not None:
+            self.io.close()
 
 
 def context_has_client_cert(context: ssl.SSLContext) -> bool:

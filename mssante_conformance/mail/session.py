@@ -9,8 +9,16 @@ switch to TLS (``_starttls``), and what to do after reconnecting before STARTTLS
 
 from __future__ import annotations
 
+from . import breaker
 from .endpoint import Endpoint, parse_operator_url
-from .errors import CertificateNotTrusted, ConnectionFailed
+from .errors import (
+    CertificateNotTrusted,
+    CheckDeadlineExceeded,
+    ConnectionFailed,
+    EndpointUnavailable,
+    ProbeTimeout,
+    ProtocolMismatch,
+)
 from .tls import TlsInfo, handshake
 from .transcript import Transcript
 
@@ -53,12 +61,26 @@ class TlsSessionProbe:
         return f"{self.endpoint.host}:{self.endpoint.port}"
 
     def connect(self):
-        """TCP connect (and the TLS handshake on implicit-TLS endpoints), read the greeting."""
+        """TCP connect (and the TLS handshake on implicit-TLS endpoints), read the greeting.
+
+        Raises :class:`EndpointUnavailable` at once if the run already gave up on this
+        endpoint; gives it up (:mod:`.breaker`) if it cannot be reached or says nothing.
+        """
+        breaker.guard(self.endpoint.host, self.endpoint.port)
         try:
-            return self._open(verify=True)
-        except CertificateNotTrusted as exc:
-            self._going_on_unverified(exc)
-            return self._open(verify=False, verify_error=exc.verify_error)
+            try:
+                return self._open(verify=True)
+            except CertificateNotTrusted as exc:
+                self._going_on_unverified(exc)
+                return self._open(verify=False, verify_error=exc.verify_error)
+        except (ConnectionFailed, ProbeTimeout) as exc:
+            if _unreachable_or_mute(exc):
+                breaker.trip(self.endpoint.host, self.endpoint.port, self.endpoint.url, str(exc))
+            raise
+        except ProtocolMismatch as exc:
+            if exc.step == "greeting" and not self.endpoint.implicit_tls:
+                breaker.note_foreign(self.endpoint.host, self.endpoint.port, self.endpoint.url, str(exc))
+            raise
 
     def starttls(self) -> TlsInfo:
         """``STARTTLS`` then the handshake. Raises :class:`StartTlsRefused` if refused."""
@@ -96,3 +118,13 @@ class TlsSessionProbe:
 
     def _starttls(self, *, verify: bool, verify_error: str | None = None) -> TlsInfo:  # pragma: no cover
         raise NotImplementedError
+
+
+def _unreachable_or_mute(exc: Exception) -> bool:
+    """The endpoint could not be reached, or said nothing in time (no greeting, no TLS
+    handshake answer on an implicit-TLS port). A refusal or garbage is an answer: no."""
+    if isinstance(exc, (EndpointUnavailable, CheckDeadlineExceeded)):
+        return False  # already given up / the check's own budget ran out, not the server's fault alone
+    if isinstance(exc, ProbeTimeout):
+        return exc.step in ("connect", "greeting", "tls")
+    return isinstance(exc, ConnectionFailed) and exc.step == "connect"

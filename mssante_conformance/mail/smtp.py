@@ -17,13 +17,21 @@ from dataclasses import dataclass, field
 from .classify import AuthAttempt, ExchangeEnd, SmtpReply, classify_smtp_auth
 from .connection import LineSocket, tcp_connect
 from .endpoint import Endpoint
-from .errors import ConnectionFailed, ConnectionLost, ProbeTimeout, ProtocolMismatch, StartTlsRefused
+from .errors import (
+    CheckDeadlineExceeded,
+    ConnectionFailed,
+    ConnectionLost,
+    ProbeTimeout,
+    ProtocolMismatch,
+    StartTlsRefused,
+)
 from .sasl import OAUTHBEARER, OAUTHBEARER_ABORT, XOAUTH2, decode_error_challenge, oauthbearer_initial_response, xoauth2_initial_response
 from .session import TlsSessionProbe
 from .tls import TlsInfo
 from .transcript import Transcript
 
 MAX_CHALLENGES = 3
+MAX_REPLY_LINES = 1000
 _LINE_END = re.compile(rb"\r\n|\n|\r")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
@@ -86,6 +94,9 @@ class _Session(smtplib.SMTP):
             if not (code.isdigit() and sep in ("-", " ", "")):
                 return -1, line.encode("utf-8")
             lines.append(text)
+            if len(lines) > MAX_REPLY_LINES:  # a server streaming a reply is stopped, not stored
+                raise ProtocolMismatch(f"{self._probe.where} envoie une réponse de plus de {MAX_REPLY_LINES} lignes",
+                                       step=self._probe.step)
             if sep != "-":
                 return int(code), "\n".join(lines).encode("utf-8")
 
@@ -222,6 +233,16 @@ class SmtpProbe(TlsSessionProbe):
                     challenge = decode_error_challenge(final.text)
                 answered = answered or answer_challenge
                 final = self._cmd("authenticate", challenge_answer if answer_challenge else "*")
+                if not answer_challenge and final.code == 334:
+                    break  # RFC 4954: "*" cancels with 501; a server that asks again is not heard further
+            if final is not None and final.code == 334:
+                # Still asking after our answers (or our cancel): the exchange is abandoned and
+                # the session, in an unknown state, closed; classified as a protocol violation.
+                self.transcript.note("le serveur poursuit l'échange AUTH sans conclure : échange abandonné")
+                self.close()
+        except CheckDeadlineExceeded:
+            self.close()
+            raise  # the check ran out of time: not an answer of the server
         except ProbeTimeout:
             end, final = ExchangeEnd.TIMEOUT, None
             self.close()
@@ -264,7 +285,9 @@ class SmtpProbe(TlsSessionProbe):
         """``QUIT`` then close; ``None`` if the connection was already gone."""
         try:
             return self._cmd("quit", "QUIT")
-        except (ConnectionLost, ProbeTimeout):
+        except CheckDeadlineExceeded:
+            raise
+        except (ConnectionLost, ProbeTimeout, ProtocolMismatch):
             return None
         finally:
             self.close()

@@ -16,6 +16,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 
+from . import deadline as check_deadline
 from .certificate import CertificateSummary, hostname_matches, summarize_certificate
 from .errors import CertificateNotTrusted, ConnectionLost, ProbeTimeout, TlsFailure
 
@@ -93,7 +94,13 @@ def handshake(
     ``verify_error``: on an unverified retry, the reason the verifying attempt failed.
     """
     context = client_context(verify=verify, ca_file=ca_file, client_cert=client_cert)
-    sock.settimeout(timeout)
+    try:
+        # CPython bounds the whole handshake by the socket timeout (not each read): a peer
+        # that drips its handshake cannot outlast it, nor the check's deadline.
+        sock.settimeout(check_deadline.budget(timeout, host, step))
+    except ProbeTimeout:
+        sock.close()
+        raise
     try:
         tls_sock = context.wrap_socket(sock, server_hostname=host)
     except ssl.SSLCertVerificationError as exc:
@@ -104,6 +111,7 @@ def handshake(
         ) from None
     except (TimeoutError, socket.timeout):
         sock.close()
+        check_deadline.raise_if_spent(host, step)
         raise ProbeTimeout(f"négociation TLS avec {host} sans réponse en {timeout:g} s", step=step) from None
     except ssl.SSLError as exc:
         sock.close()

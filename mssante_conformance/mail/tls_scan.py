@@ -9,13 +9,22 @@ endpoint, in the order given; an endpoint that cannot be scanned carries ``error
 from __future__ import annotations
 
 import ipaddress
+import queue
+import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import breaker
+from . import deadline as check_deadline
 from .certificate import CertificateSummary, hostname_matches, summarize_certificate
 from .classify import weak_suite_reasons
 from .endpoint import Endpoint, parse_operator_url
+
+# A scan of every endpoint (hundreds of handshakes) is bounded by this many network timeouts;
+# the plugin adds the same to the deadline of the LPS-TLS checks that share it.
+SCAN_BUDGET_FACTOR = 12
 
 # our version names → the sslyze scan result attribute
 TLS_VERSIONS: dict[str, str] = {
@@ -162,25 +171,87 @@ def scan_endpoints(
     versions: tuple[str, ...] = tuple(TLS_VERSIONS),
     certificate: bool = True,
     concurrency: int = 10,
+    max_duration: float | None = None,
 ) -> list[TlsScanResult]:
     """Scan ``endpoints`` (up to ``concurrency`` at once); one result per endpoint, in order.
 
     Never raises for what a server does: unreachable or non-TLS endpoints get ``error``.
     Raises :class:`~.errors.EndpointError` for an unparsable URL.
+
+    Bounded in time as a whole: sslyze's own timeouts apply to each socket operation, so a
+    server that drips its answers could hold a scan for long; the scan runs in a thread and
+    is abandoned after ``max_duration`` (default ``12 × timeout``), cut to what is left of
+    the check's deadline (:mod:`.deadline`). Endpoints not scanned by then get ``error``.
+    Endpoints the run gave up on (:mod:`.breaker`), and plaintext endpoints whose greeting
+    was found not to be IMAP/SMTP (no STARTTLS possible), are not scanned.
+    """
+    parsed = [parse_operator_url(e) if isinstance(e, str) else e for e in endpoints]
+    by_endpoint: dict[Endpoint, TlsScanResult] = {}
+    for endpoint in parsed:
+        trip = breaker.open_trip(endpoint.host, endpoint.port)
+        if trip is None and not endpoint.implicit_tls:  # its greeting is not IMAP/SMTP: no STARTTLS
+            trip = breaker.foreign_note(endpoint.host, endpoint.port)
+        if trip is not None:
+            by_endpoint[endpoint] = TlsScanResult(endpoint, error=trip.message())
+    pending = [e for e in parsed if e not in by_endpoint]
+    if pending:
+        where = ", ".join(sorted({f"{e.host}:{e.port}" for e in pending}))
+        own = max_duration if max_duration is not None else SCAN_BUDGET_FACTOR * timeout
+        limit = check_deadline.budget(own, where, "tls_scan")
+        cut_by_check = check_deadline.current() is not None and limit >= check_deadline.current().remaining() - 0.05
+        requests = list(_request_list(pending, ca_file, timeout, versions, certificate))
+        for endpoint, result in _scan_within(requests, concurrency, limit):
+            found = _find(pending, result)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # sslyze's trust stores hold certificates cryptography frowns upon
+                by_endpoint[found] = _fold(found, result, ca_file, versions, certificate)
+        for endpoint in pending:
+            if endpoint not in by_endpoint:
+                why = (str(check_deadline.current().exceeded(f"{endpoint.host}:{endpoint.port}", "tls_scan"))
+                       if cut_by_check else f"délai de {limit:g} s écoulé")
+                by_endpoint[endpoint] = TlsScanResult(endpoint, error=f"analyse TLS de {endpoint} interrompue : {why}")
+    return [by_endpoint.get(e) or TlsScanResult(e, error=f"{e} non analysé") for e in parsed]
+
+
+_DONE = object()
+
+
+def _scan_within(requests: list, concurrency: int, limit: float):
+    """Yield ``(None, sslyze result)`` as scans complete, for at most ``limit`` seconds.
+
+    sslyze runs in a daemon thread (its own threads are daemons too): a scan still going when
+    the time is up is abandoned, never waited for.
     """
     import sslyze
 
-    parsed = [parse_operator_url(e) if isinstance(e, str) else e for e in endpoints]
-    scanner = sslyze.Scanner(concurrent_server_scans_limit=max(1, concurrency), per_server_concurrent_connections_limit=5)
-    scanner.queue_scans(list(_request_list(parsed, ca_file, timeout, versions, certificate)))
-    by_endpoint: dict[Endpoint, TlsScanResult] = {}
-    with warnings.catch_warnings():
-        # sslyze's bundled trust stores hold certificates newer cryptography frowns upon
-        warnings.simplefilter("ignore")
-        for result in scanner.get_results():
-            endpoint = _find(parsed, result)
-            by_endpoint[endpoint] = _fold(endpoint, result, ca_file, versions, certificate)
-    return [by_endpoint.get(e) or TlsScanResult(e, error=f"{e} non analysé") for e in parsed]
+    results: queue.Queue = queue.Queue()
+
+    def work() -> None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                scanner = sslyze.Scanner(concurrent_server_scans_limit=max(1, concurrency),
+                                         per_server_concurrent_connections_limit=5)
+                scanner.queue_scans(requests)
+                for result in scanner.get_results():
+                    results.put(result)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller's thread
+            results.put(exc)
+        finally:
+            results.put(_DONE)
+
+    threading.Thread(target=work, name="mssante-tls-scan", daemon=True).start()
+    end = time.monotonic() + limit
+    while (left := end - time.monotonic()) > 0:
+        try:
+            item = results.get(timeout=left)
+        except queue.Empty:
+            return
+        if item is _DONE:
+            return
+        if isinstance(item, Exception):
+            raise item
+        yield None, item
 
 
 def _request_list(parsed, ca_file, timeout, versions, certificate):

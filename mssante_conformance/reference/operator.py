@@ -91,6 +91,7 @@ class ReferenceOperator:
         self._adapter: GrantAdapter | None = None
         self.other_issuer: OtherIssuer | None = None  # family local_jwt trusting another issuer
         self._known_pids: list[int] = []
+        self._lifeline: processes.Lifeline | None = None  # kills the daemons if we die
         self._lock = threading.Lock()
 
     # -- public attributes ---------------------------------------------------------------------
@@ -155,6 +156,7 @@ class ReferenceOperator:
             binaries = processes.require_binaries("dovecot", "postfix", "script")
             try:
                 self._prepare()
+                self._lifeline = processes.Lifeline(self._run)
                 if self.profile.knobs.validation == "introspect":  # local_jwt: no adapter
                     self._adapter.start()
                 self._start_dovecot(binaries["dovecot"])
@@ -332,6 +334,7 @@ class ReferenceOperator:
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         out.close()
         self._known_pids.append(self._dovecot.pid)
+        self._lifeline.hold(self._dovecot.pid)
         addresses = [(LPS_HOST, self.ports[n]) for n in ("imap", "imaps")]
         processes.wait_listening(self._dovecot, addresses, "Dovecot", lambda: self._log_tail("dovecot"))
 
@@ -343,11 +346,13 @@ class ReferenceOperator:
             [script, "-qfec", command, str(capture)], stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         self._known_pids.append(self._postfix.pid)
+        self._lifeline.hold(self._postfix.pid)
         addresses = [(MX_HOST, self.ports["mx"]), (LPS_HOST, self.ports["smtp"]), (LPS_HOST, self.ports["smtps"])]
         processes.wait_listening(self._postfix, addresses, "Postfix", lambda: self._log_tail("postfix"))
         self._postfix_master = self._read_postfix_pid()
         if self._postfix_master:
             self._known_pids.append(self._postfix_master)
+            self._lifeline.hold(self._postfix_master)
 
     def _read_postfix_pid(self) -> int | None:
         pid_file = self._run / "postfix-spool" / "pid" / "master.pid"
@@ -394,6 +399,9 @@ class ReferenceOperator:
             self._adapter = None
         self._copy_logs()
         shutil.rmtree(self._run, ignore_errors=True)
+        if self._lifeline is not None:  # stopped in order: the watchdog has nothing to do
+            self._lifeline.release()
+            self._lifeline = None
         self._run = None
         self._dovecot = self._postfix = None
         self._postfix_master = None

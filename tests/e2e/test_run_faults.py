@@ -117,7 +117,10 @@ def test_two_runs_against_the_reference_give_the_same_verdict_and_outcomes(tmp_p
     assert [p.returncode for p in procs] == [3, 3], outputs[0][-2000:] + outputs[1][-2000:]
     a, b = load_report(tmp_path / "a" / "report.json"), load_report(tmp_path / "b" / "report.json")
     assert compare(a, b) == []
-    assert len(a["checks"]) == sum(c.family in ("LPS-IMAP", "LPS-CERT") for c in load_catalog().checks.values())
+
+    catalog = load_catalog()  # every IMAP and AUTH_CLI check of the catalog, and no other
+    expected = {c.id for c in [*catalog.checks_of("LPS-IMAP"), *catalog.checks_of("LPS-CERT")]}
+    assert {c["id"] for c in a["checks"]} == expected
     assert a["verdict"] == "incomplet" and {c["id"][:8] for c in a["not_run_in_scope"]} == {
         "LPS-SMTP", "LPS-TLS-"}
     # the PDF of a real run (real transcripts, not synthetic evidence) is written and readable
@@ -141,13 +144,69 @@ def test_sigterm_mid_run_leaves_no_server_behind(tmp_path):
                              str(tmp_path), "-k", "test_imap"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
-    while not (_reference_pids() - before) and time.monotonic() < deadline:
+    started: set = set()
+    while not started and time.monotonic() < deadline:
         time.sleep(0.2)
-    started = _reference_pids() - before
+        started = (_children(proc.pid) & _reference_pids()) - before  # this run's, not another's
     assert started, "the reference operator never started"
     time.sleep(1)
+    started |= {d for p in started for d in _children(p)}
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
     assert "Traceback" not in out
     time.sleep(0.5)
     assert not (_reference_pids() & started), f"left behind: {_reference_pids() & started}"
+
+
+def _listening_addresses(pids: set[int]) -> set[tuple[str, int]]:
+    """The TCP addresses these processes listen on (from `ss -ltnp`)."""
+    out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout
+    found = set()
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) < 6 or not any(f"pid={p}," in fields[-1] for p in pids):
+            continue
+        host, _, port = fields[3].rpartition(":")
+        found.add((host.strip("[]"), int(port)))
+    return found
+
+
+def test_sigkill_mid_run_leaves_no_server_behind_and_frees_the_ports(tmp_path):
+    """The OOM killer or a CI timeout: no chance to tear down, yet nothing may be left."""
+    import signal
+    import time
+
+    from mssante_conformance.reference.processes import is_listening
+
+    before = _reference_pids()
+    proc = subprocess.Popen([sys.executable, "-m", "mssante_conformance.cli", "run", "--report-dir",
+                             str(tmp_path), "-k", "test_imap"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 90
+    addresses: set = set()
+    started: set = set()
+    while len(addresses) < 5 and time.monotonic() < deadline:  # IMAP, IMAPS, SMTP, SMTPS, MX
+        time.sleep(0.2)
+        # this run's daemons only (other runs may share the machine): descendants of `run`
+        started = (_children(proc.pid) & _reference_pids()) - before
+        addresses = _listening_addresses(started)
+    assert started and len(addresses) >= 5, f"the reference never listened: {addresses}"
+    started |= {d for p in started for d in _children(p)}
+    time.sleep(1)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 30:
+        if not (_reference_pids() & started) and not any(is_listening(*a) for a in addresses):
+            break
+        time.sleep(0.1)
+    print(f"\nafter SIGKILL of `run`: daemons gone and ports free in {time.monotonic() - t0:.2f} s "
+          f"({len(started)} processes, {len(addresses)} listening addresses)")
+    assert not (_reference_pids() & started), f"left behind: {_reference_pids() & started}"
+    assert not [a for a in addresses if is_listening(*a)], addresses
+
+
+def _children(pid: int) -> set[int]:
+    from mssante_conformance.reference.processes import descendants
+
+    return descendants({pid})

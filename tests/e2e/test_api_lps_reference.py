@@ -18,11 +18,13 @@ import pytest
 from mssante_conformance.catalog import load_catalog
 from mssante_conformance.outcomes import SEVERITY_RANK, Severity
 from mssante_conformance.reference.profiles import PROFILES
-from mssante_conformance.report import verify_report
+from mssante_conformance.report import load_report, verify_report
 
 LPS = ("LPS-IMAP", "LPS-SMTP", "LPS-TLS", "LPS-CERT")
 RUN_DEADLINE_S = 600
-DEFECTIVE = [p for p in PROFILES if p != "conformant" and any(c.startswith(LPS) for c in PROFILES[p].must_fail)]
+# The local-validation family has its own module (tests/e2e/test_local_validation.py).
+DEFECTIVE = [p for p in PROFILES if p != "conformant" and PROFILES[p].knobs.validation == "introspect"
+             and any(c.startswith(LPS) for c in PROFILES[p].must_fail)]
 EXIT_BY_VERDICT = {"conforme": 0, "non_conforme_majeure": 1, "non_conforme_bloquante": 1, "incomplet": 3}
 
 
@@ -108,3 +110,20 @@ def test_defective_profile_fails_exactly_its_checks(profile, runs):
     assert unchanged == {k: v for k, v in outcomes(reference).items() if k not in must_fail}, reasons(report)
     assert report["verdict"] == expected_verdict(must_fail), reasons(report)
     assert code == EXIT_BY_VERDICT[report["verdict"]]
+
+
+def test_scope_api_lps_selects_the_api_lps_checks_and_vouches_for_them(runs, tmp_path_factory):
+    """The declared scope end to end: `run --scope api_lps` (no -k) runs the API LPS checks only,
+    and its report says so, is conforme for that scope, and verify recomputes that verdict."""
+    code, out, report = runs["conformant"]
+    lps = {c.id for c in load_catalog().checks.values() if c.family.startswith("LPS-")}
+    assert {c["id"] for c in report["checks"]} == lps
+    assert report["scope"]["id"] == "api_lps" and report["scope"]["label"] == "API LPS"
+    assert report["not_run_in_scope"] == [], report["not_run_in_scope"]
+    assert {c["family"] for c in report["not_run"]} == {"OPI-IN", "OPI-OUT"}
+    assert report["verdict"] == "conforme" and report["complete"] is True, report["verdict_reason"]
+    assert "--scope api_lps" in report["command_line"]
+    assert "Périmètre : API LPS" in out
+    copy = tmp_path_factory.mktemp("scope") / "report.json"
+    copy.write_text(json.dumps(report), encoding="utf-8")
+    assert verify_report(load_report(copy)).ok

@@ -2,8 +2,9 @@
 carried out: bounded time whatever the server does (deadline per check, circuit breaker).
 
 Each case runs the whole API LPS suite (``mssante-conformance run``, embedded bouchon) against
-a pair of hostile listeners of ``hostile_peers`` (IMAP and SMTP). The subprocess timeout is a
-hang guard only; the measured durations are printed, never asserted.
+a pair of hostile listeners of ``hostile_peers`` (IMAP and SMTP). The five runs go at once (each
+mostly waits on its server), each against its own listeners. The subprocess timeout is a hang
+guard only; the measured durations are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -43,26 +44,42 @@ def peers(tmp_path_factory):
     hostile.close()
 
 
-def _run(report_dir: Path, urls: list[str], *extra: str) -> tuple[subprocess.CompletedProcess, float]:
+def _start(report_dir: Path, urls: list[str], *extra: str) -> subprocess.Popen:
     argv = [sys.executable, "-m", "mssante_conformance.cli", "run", "--report-dir", str(report_dir),
-            "--bal", BAL, "--idnat", IDNAT, "-k", "api_lps", *extra]
+            "--bal", BAL, "--idnat", IDNAT, "--scope", "api_lps", *extra]
     for url in urls:
         argv += ["--operator-url", url]
-    started = time.monotonic()
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=HANG_GUARD_S)
-    return proc, time.monotonic() - started
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture(scope="module")
+def runs(peers, tmp_path_factory):
+    """behaviour → (finished process, stdout+stderr, seconds, report dir, IMAP port, SMTP port)."""
+    started = {}
+    for behaviour in CASES:
+        tls = behaviour == "endless_continuation"  # it has to get as far as authenticating
+        imap_port = peers.start(behaviour, "imap", tls=tls)
+        smtp_port = peers.start(behaviour, "smtp", tls=tls)
+        urls = ([f"imaps://127.0.0.1:{imap_port}", f"smtps://127.0.0.1:{smtp_port}"] if tls
+                else [f"imap://127.0.0.1:{imap_port}", f"smtp://127.0.0.1:{smtp_port}"])
+        extra = ["--ca-file", str(peers.tls_files[0])] if tls else []  # the peers' own CA
+        report_dir = tmp_path_factory.mktemp(behaviour)
+        started[behaviour] = (_start(report_dir, urls, *extra), time.monotonic(), report_dir,
+                              imap_port, smtp_port)
+    done = {}
+    for behaviour, (proc, t0, report_dir, imap_port, smtp_port) in started.items():
+        try:
+            out, err = proc.communicate(timeout=HANG_GUARD_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        done[behaviour] = (proc, out + err, time.monotonic() - t0, report_dir, imap_port, smtp_port)
+    return done
 
 
 @pytest.mark.parametrize("behaviour", list(CASES))
-def test_run_against_hostile_server_ends_with_report_and_reasons(behaviour, peers, tmp_path):
-    tls = behaviour == "endless_continuation"  # it has to get as far as authenticating
-    imap_port = peers.start(behaviour, "imap", tls=tls)
-    smtp_port = peers.start(behaviour, "smtp", tls=tls)
-    urls = ([f"imaps://127.0.0.1:{imap_port}", f"smtps://127.0.0.1:{smtp_port}"] if tls
-            else [f"imap://127.0.0.1:{imap_port}", f"smtp://127.0.0.1:{smtp_port}"])
-    extra = ["--ca-file", str(peers.tls_files[0])] if tls else []  # the peers' own CA
-    proc, elapsed = _run(tmp_path, urls, *extra)
-    output = proc.stdout + proc.stderr
+def test_run_against_hostile_server_ends_with_report_and_reasons(behaviour, peers, runs):
+    proc, output, elapsed, tmp_path, imap_port, smtp_port = runs[behaviour]
     words, exit_codes = CASES[behaviour]
 
     assert "Traceback" not in output, output[-3000:]

@@ -12,7 +12,7 @@ from mssante_conformance.psc.app import create_app
 from mssante_conformance.psc.clients import Client
 from mssante_conformance.psc.clock import Clock, system_clock
 from mssante_conformance.psc.config import DEFAULT_TOKEN_LIFETIME_S, BouchonConfig
-from mssante_conformance.psc.discovery import discovery_url, endpoints
+from mssante_conformance.psc.port import IssuerUrls
 from mssante_conformance.psc.identities import Identity
 from mssante_conformance.psc.mint import MintedToken, mint
 from mssante_conformance.psc.state import BouchonState
@@ -27,7 +27,7 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-class Bouchon:
+class Bouchon(IssuerUrls):
     """A running bouchon (a :class:`~mssante_conformance.psc.port.BouchonPort`). Build it with
     :meth:`start`; use it as a context manager."""
 
@@ -85,30 +85,6 @@ class Bouchon:
     @property
     def foreign_issuer(self) -> str:
         return self._state.config.foreign_issuer
-
-    @property
-    def discovery_url(self) -> str:
-        return discovery_url(self.issuer)
-
-    @property
-    def jwks_uri(self) -> str:
-        return endpoints(self.issuer)["jwks_uri"]
-
-    @property
-    def introspection_endpoint(self) -> str:
-        return endpoints(self.issuer)["introspection_endpoint"]
-
-    @property
-    def token_endpoint(self) -> str:
-        return endpoints(self.issuer)["token_endpoint"]
-
-    @property
-    def authorization_endpoint(self) -> str:
-        return endpoints(self.issuer)["authorization_endpoint"]
-
-    @property
-    def userinfo_endpoint(self) -> str:
-        return endpoints(self.issuer)["userinfo_endpoint"]
 
     @property
     def operator_client(self) -> Client:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from mssante_conformance.psc.clients import Client
+from mssante_conformance.psc.discovery import discovery_url, endpoints
 from mssante_conformance.psc.identities import Identity
 from mssante_conformance.psc.mint import MintedToken
 from mssante_conformance.psc.store import RelyingPartyCall
@@ -75,3 +76,34 @@ class BouchonPort(Protocol):
 PORT_PROPERTIES = ("url", "ca_file", "issuer", "foreign_issuer", "discovery_url", "jwks_uri",
                    "introspection_endpoint", "token_endpoint", "operator_client", "identities")
 PORT_METHODS = ("mint", "calls")
+
+
+class IssuerUrls:
+    """The URL members of :class:`BouchonPort`, derived from ``self.issuer`` by
+    :mod:`~mssante_conformance.psc.discovery`: one derivation for both implementations."""
+
+    issuer: str
+
+    @property
+    def discovery_url(self) -> str:
+        return discovery_url(self.issuer)
+
+    @property
+    def jwks_uri(self) -> str:
+        return endpoints(self.issuer)["jwks_uri"]
+
+    @property
+    def introspection_endpoint(self) -> str:
+        return endpoints(self.issuer)["introspection_endpoint"]
+
+    @property
+    def token_endpoint(self) -> str:
+        return endpoints(self.issuer)["token_endpoint"]
+
+    @property
+    def authorization_endpoint(self) -> str:
+        return endpoints(self.issuer)["authorization_endpoint"]
+
+    @property
+    def userinfo_endpoint(self) -> str:
+        return endpoints(self.issuer)["userinfo_endpoint"]

@@ -18,7 +18,8 @@ import requests
 
 from mssante_conformance.fingerprint import fingerprint
 from mssante_conformance.psc.clients import Client
-from mssante_conformance.psc.discovery import admin_url, discovery_url, endpoints, public_url_of
+from mssante_conformance.psc.discovery import admin_url, public_url_of
+from mssante_conformance.psc.port import IssuerUrls
 from mssante_conformance.psc.identities import Identity
 from mssante_conformance.psc.mint import MintedToken, parse_variant
 from mssante_conformance.psc.store import RelyingPartyCall
@@ -31,7 +32,7 @@ class RemoteBouchonError(RuntimeError):
     """The remote bouchon refused or could not be reached (message in French, no secret)."""
 
 
-class RemoteBouchon:
+class RemoteBouchon(IssuerUrls):
     def __init__(self, url: str, admin_secret: str, timeout_s: float = TIMEOUT_S,
                  ca_file: str | Path | None = None):
         parts = urlsplit(url or "")
@@ -111,22 +112,6 @@ class RemoteBouchon:
         if not isinstance(value, str):
             raise RemoteBouchonError("le bouchon ne donne pas l'émetteur étranger (/_admin/info)")
         return value
-
-    @property
-    def discovery_url(self) -> str:
-        return discovery_url(self.issuer)
-
-    @property
-    def jwks_uri(self) -> str:
-        return endpoints(self.issuer)["jwks_uri"]
-
-    @property
-    def introspection_endpoint(self) -> str:
-        return endpoints(self.issuer)["introspection_endpoint"]
-
-    @property
-    def token_endpoint(self) -> str:
-        return endpoints(self.issuer)["token_endpoint"]
 
     @property
     def operator_client(self) -> Client:

@@ -87,23 +87,24 @@ def test_xoauth2_advertised_after_tls(target, evidence):
         assert "AUTH=XOAUTH2" in caps, f"{endpoint.url} : AUTH=XOAUTH2 n'est pas annoncé après TLS"
 
 
+def _assert_sasl_ir_advertised(target, evidence, endpoint) -> None:
+    with imap_session(target, evidence, endpoint) as p:
+        caps = p.capabilities()
+    evidence.fact(f"{endpoint.url} / capacités après TLS", sorted(caps))
+    assert "SASL-IR" in caps, f"{endpoint.url} : SASL-IR n'est pas annoncé après TLS"
+
+
 @pytest.mark.check("LPS-IMAP-04")
 def test_sasl_ir_advertised_and_initial_response_accepted(target, evidence, trial):
     for endpoint in target.imap:
-        with imap_session(target, evidence, endpoint) as p:
-            caps = p.capabilities()
-        evidence.fact(f"{endpoint.url} / capacités après TLS", sorted(caps))
-        assert "SASL-IR" in caps, f"{endpoint.url} : SASL-IR n'est pas annoncé"
+        _assert_sasl_ir_advertised(target, evidence, endpoint)
         assert_valid_accepted(trial, "imap", endpoint)
 
 
 @pytest.mark.check("LPS-IMAP-17")
 def test_sasl_ir_advertised_after_tls(target, evidence):
     for endpoint in target.imap:
-        with imap_session(target, evidence, endpoint) as p:
-            caps = p.capabilities()
-        evidence.fact(f"{endpoint.url} / capacités après TLS", sorted(caps))
-        assert "SASL-IR" in caps, f"{endpoint.url} : SASL-IR n'est pas annoncé après TLS"
+        _assert_sasl_ir_advertised(target, evidence, endpoint)
 
 
 @pytest.mark.check("LPS-IMAP-05")

@@ -88,29 +88,27 @@ def test_no_auth_before_tls(target, evidence, request):
                            what="AUTH XOAUTH2 avant TLS")
 
 
+def _assert_xoauth2_advertised(target, evidence, endpoint) -> None:
+    with smtp_session(target, evidence, endpoint) as p:
+        features = p.features
+    evidence.fact(f"{endpoint.url} / EHLO après TLS", features.to_dict())
+    assert "XOAUTH2" in features.auth_mechanisms, (
+        f"{endpoint.url} : AUTH XOAUTH2 n'est pas annoncé après TLS "
+        f"(AUTH {' '.join(sorted(features.auth_mechanisms)) or 'absent'})"
+    )
+
+
 @pytest.mark.check("LPS-SMTP-03")
 def test_xoauth2_advertised_after_tls_and_initial_response_accepted(target, evidence, trial):
     for endpoint in target.smtp:
-        with smtp_session(target, evidence, endpoint) as p:
-            features = p.features
-        evidence.fact(f"{endpoint.url} / EHLO après TLS", features.to_dict())
-        assert "XOAUTH2" in features.auth_mechanisms, (
-            f"{endpoint.url} : AUTH XOAUTH2 n'est pas annoncé après TLS "
-            f"(AUTH {' '.join(sorted(features.auth_mechanisms)) or 'absent'})"
-        )
+        _assert_xoauth2_advertised(target, evidence, endpoint)
         assert_valid_accepted(trial, "smtp", endpoint)
 
 
 @pytest.mark.check("LPS-SMTP-16")
 def test_xoauth2_advertised_after_tls(target, evidence):
     for endpoint in target.smtp:
-        with smtp_session(target, evidence, endpoint) as p:
-            features = p.features
-        evidence.fact(f"{endpoint.url} / EHLO après TLS", features.to_dict())
-        assert "XOAUTH2" in features.auth_mechanisms, (
-            f"{endpoint.url} : AUTH XOAUTH2 n'est pas annoncé après TLS "
-            f"(AUTH {' '.join(sorted(features.auth_mechanisms)) or 'absent'})"
-        )
+        _assert_xoauth2_advertised(target, evidence, endpoint)
 
 
 @pytest.mark.check("LPS-SMTP-04")

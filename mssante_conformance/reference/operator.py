@@ -371,20 +371,7 @@ class ReferenceOperator:
 
     def _descendants(self) -> list[int]:
         roots = {p for p in self._known_pids if processes.pid_alive(p)}
-        if not roots:
-            return []
-        parent_of = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    parent_of[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                except (OSError, IndexError, ValueError):
-                    continue
-        found, frontier = set(), set(roots)
-        while frontier:
-            frontier = {pid for pid, ppid in parent_of.items() if ppid in frontier} - found
-            found |= frontier
-        return sorted(found)
+        return sorted(processes.descendants(roots)) if roots else []
 
     def _stop_locked(self) -> list[int]:
         if self._run is None:

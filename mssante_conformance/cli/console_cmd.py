@@ -29,6 +29,9 @@ def register(subparsers) -> None:
     p.add_argument("--role", choices=("operator", "auditor", "admin"), default="operator",
                    help="operator : lance et voit ses lancements ; auditor : voit tout, en lecture "
                    "seule ; admin : voit tout et lance")
+    p.add_argument("--organisation", default="", metavar="ORG",
+                   help="organisation (opérateur MSSanté) pour laquelle agit le compte : un compte "
+                   "operator ne voit que ce qui appartient à son organisation")
     p.add_argument("--password-stdin", action="store_true", help="lire le mot de passe sur l'entrée standard")
     p.set_defaults(func=create_user)
 
@@ -92,10 +95,11 @@ def create_user(args) -> int:
 
     store = _store(args)
     try:
-        user = store.create_user(args.name, args.role, _password(args))
+        user = store.create_user(args.name, args.role, _password(args), args.organisation)
     except AccountError as exc:
         raise UsageError(str(exc)) from None
-    print(f"compte {user.name} créé (rôle {ROLE_LABELS[user.role]})")
+    org = f", organisation {user.organisation}" if user.organisation else ""
+    print(f"compte {user.name} créé (rôle {ROLE_LABELS[user.role]}{org})")
     return 0
 
 
@@ -123,7 +127,7 @@ def delete_user(args) -> int:
 
 def list_users(args) -> int:
     for user in _store(args).users():
-        print(f"{user.name}\t{ROLE_LABELS[user.role]}")
+        print(f"{user.name}\t{ROLE_LABELS[user.role]}\t{user.organisation or '-'}")
     return 0
 
 

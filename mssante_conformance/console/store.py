@@ -25,7 +25,8 @@ _DUMMY_HASH = generate_password_hash("mssante-conformance-dummy", method="scrypt
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
-  name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created_at REAL NOT NULL);
+  name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created_at REAL NOT NULL,
+  organisation TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS allowlist (
   entry TEXT PRIMARY KEY, added_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -47,6 +48,9 @@ class AccountError(ValueError):
 class User:
     name: str
     role: str
+    # The operator organisation the account acts for ('' = none): an operator account sees only
+    # what belongs to its organisation (targets, monitored operators); auditors and admins see all.
+    organisation: str = ""
 
     @property
     def sees_all_runs(self) -> bool:
@@ -92,6 +96,7 @@ class ConsoleStore:
         with self._db() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            _add_missing_columns(db)
 
     @contextmanager
     def _db(self):
@@ -104,10 +109,13 @@ class ConsoleStore:
             db.close()
 
     # ------------------------------------------------------------------ accounts
-    def create_user(self, name: str, role: str, password: str) -> User:
+    def create_user(self, name: str, role: str, password: str, organisation: str = "") -> User:
         name = name.strip()
-        if not name or len(name) > 64 or not all(c.isalnum() or c in "._-@" for c in name):
+        if not _valid_name(name):
             raise AccountError("nom de compte invalide (lettres, chiffres, . _ - @ ; 64 au plus)")
+        organisation = organisation.strip()
+        if organisation and not _valid_name(organisation):
+            raise AccountError("nom d'organisation invalide (lettres, chiffres, . _ - @ ; 64 au plus)")
         if role not in ROLES:
             raise AccountError(f"rôle inconnu {role!r} (valeurs : {', '.join(ROLES)})")
         if len(password) < PASSWORD_MIN:
@@ -115,10 +123,11 @@ class ConsoleStore:
         digest = generate_password_hash(password, method="scrypt")
         try:
             with self._db() as db:
-                db.execute("INSERT INTO users VALUES (?, ?, ?, ?)", (name, role, digest, time.time()))
+                db.execute("INSERT INTO users (name, role, password_hash, created_at, organisation)"
+                           " VALUES (?, ?, ?, ?, ?)", (name, role, digest, time.time(), organisation))
         except sqlite3.IntegrityError:
             raise AccountError(f"le compte {name!r} existe déjà") from None
-        return User(name, role)
+        return User(name, role, organisation)
 
     def set_password(self, name: str, password: str) -> None:
         if len(password) < PASSWORD_MIN:
@@ -136,12 +145,12 @@ class ConsoleStore:
 
     def users(self) -> list[User]:
         with self._db() as db:
-            return [User(r["name"], r["role"]) for r in db.execute("SELECT * FROM users ORDER BY name")]
+            return [_user(r) for r in db.execute("SELECT * FROM users ORDER BY name")]
 
     def user(self, name: str) -> User | None:
         with self._db() as db:
-            row = db.execute("SELECT name, role FROM users WHERE name=?", (name,)).fetchone()
-        return User(row["name"], row["role"]) if row else None
+            row = db.execute("SELECT * FROM users WHERE name=?", (name,)).fetchone()
+        return _user(row) if row else None
 
     def authenticate(self, name: str, password: str) -> User | None:
         with self._db() as db:
@@ -151,7 +160,7 @@ class ConsoleStore:
             return None
         if not check_password_hash(row["password_hash"], password):
             return None
-        return User(row["name"], row["role"])
+        return _user(row)
 
     # ------------------------------------------------------------------ allowlist
     def allow(self, entry: str) -> None:
@@ -220,6 +229,21 @@ class ConsoleStore:
         with self._db() as db:
             row = db.execute("SELECT * FROM reveals WHERE fingerprint=?", (fingerprint,)).fetchone()
         return (row["revealed_by"], row["revealed_at"]) if row else None
+
+
+def _valid_name(name: str) -> bool:
+    return bool(name) and len(name) <= 64 and all(c.isalnum() or c in "._-@" for c in name)
+
+
+def _user(row) -> User:
+    return User(row["name"], row["role"], row["organisation"])
+
+
+def _add_missing_columns(db) -> None:
+    """Bring a store made by an earlier version up to SCHEMA (columns added since)."""
+    have = {r["name"] for r in db.execute("PRAGMA table_info(users)")}
+    if "organisation" not in have:
+        db.execute("ALTER TABLE users ADD COLUMN organisation TEXT NOT NULL DEFAULT ''")
 
 
 def _run(row) -> Run:

@@ -91,6 +91,24 @@ def test_passwords_are_hashed_and_checked(tmp_path):
         store.create_user("dan", "superuser", "un-mot-de-passe-long")
 
 
+def test_accounts_carry_their_organisation_and_old_stores_gain_the_column(tmp_path):
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "console.sqlite3")
+    old.execute("CREATE TABLE users (name TEXT PRIMARY KEY, role TEXT NOT NULL,"
+                " password_hash TEXT NOT NULL, created_at REAL NOT NULL)")
+    old.commit()
+    old.close()
+    store = ConsoleStore(tmp_path)
+    store.create_user("olga", "operator", "un-mot-de-passe-long", organisation="operateur-x")
+    store.create_user("audrey", "auditor", "un-mot-de-passe-long")
+    assert store.user("olga").organisation == "operateur-x"
+    assert store.authenticate("olga", "un-mot-de-passe-long").organisation == "operateur-x"
+    assert store.user("audrey").organisation == ""
+    with pytest.raises(AccountError):
+        store.create_user("eve", "operator", "un-mot-de-passe-long", organisation="x y")
+
+
 def test_runs_against_an_operator_verify_the_https_bouchon_with_its_ca(served_console, tmp_path):
     """A bouchon served over https by a private CA (`bouchon --tls-cert … --tls-ca …`) hands that
     CA to the runs its console launches, or they could not verify it (error for every check)."""

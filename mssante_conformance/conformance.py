@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mssante_conformance.catalog import Check
+from mssante_conformance.catalog import FAMILIES, Check
 from mssante_conformance.fingerprint import fingerprint
 from mssante_conformance.outcomes import Outcome
 
@@ -56,17 +56,6 @@ NEED_LABELS = {
     "lps": "--operator-url (au moins un point d'accès API LPS)",
 }
 
-# Which endpoint kind each family of checks needs besides its catalog `needs`.
-FAMILY_ENDPOINTS = {
-    "LPS-IMAP": "imap",
-    "LPS-SMTP": "smtp",
-    "LPS-TLS": "lps",
-    "LPS-CERT": "imap",
-    "OPI-IN": None,
-    "OPI-OUT": "smtp",
-}
-
-
 def missing_needs(check: Check, target) -> list[str]:
     """The needs of ``check`` that ``target`` does not satisfy (empty: the check can run).
 
@@ -88,7 +77,7 @@ def missing_needs(check: Check, target) -> list[str]:
         "lps": bool(target.imap or target.smtp),
     }
     wanted = set(check.needs)
-    endpoint_kind = FAMILY_ENDPOINTS.get(check.family)
+    endpoint_kind = FAMILIES[check.family].endpoint
     if check.family == "OPI-OUT" and getattr(target, "outbound_mode", "auto") == "manual":
         # the operator's own system sends the message: no API LPS submission is needed
         endpoint_kind = None

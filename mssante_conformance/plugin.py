@@ -43,7 +43,9 @@ from mssante_conformance.conformance import (
     classify_exception,
     missing_needs,
 )
+from mssante_conformance.exits import PROGRESS_FILE
 from mssante_conformance.outcomes import CheckResult, Outcome
+from mssante_conformance.report.render_labels import VERDICT_EXPLANATIONS, VERDICT_LABELS
 from mssante_conformance.scope import SCOPES
 from mssante_conformance.settings import (
     SettingsError,
@@ -278,9 +280,6 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-PROGRESS_FILE = "progress.jsonl"
-
-
 def _progress(config, result: CheckResult) -> None:
     """Append the check's outcome to ``<report-dir>/progress.jsonl`` as it finishes, so a
     console can show a run's progress live (one JSON object per line, no evidence)."""
@@ -324,14 +323,6 @@ def pytest_sessionfinish(session, exitstatus):
     config.stash[VERDICT] = verdict
 
 
-VERDICT_LABELS = {
-    "conforme": "CONFORME",
-    "non_conforme_majeure": "NON CONFORME (non-conformité majeure)",
-    "non_conforme_bloquante": "NON CONFORME (non-conformité bloquante)",
-    "incomplet": "INCOMPLET (des contrôles n'ont pas pu être menés)",
-}
-
-
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     verdict = config.stash.get(VERDICT, None)
     if verdict is None:
@@ -348,6 +339,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         if r.outcome in (Outcome.FAILED, Outcome.ERROR):
             terminalreporter.write_line(f"  {r.id} {r.outcome.value}: {r.reason}")
     terminalreporter.write_line(f"Périmètre : {SCOPES[config.stash[SETTINGS].scope].label}")
-    terminalreporter.write_line(f"Verdict : {VERDICT_LABELS.get(verdict, verdict)}", bold=True)
+    terminalreporter.write_line(f"Verdict : {VERDICT_LABELS[verdict].upper()} — "
+                                f"{VERDICT_EXPLANATIONS[verdict]}", bold=True)
     for fmt, path in config.stash[REPORT_PATHS].items():
         terminalreporter.write_line(f"Rapport {fmt} : {path}")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-API_LPS_FAMILIES = ("LPS-IMAP", "LPS-SMTP", "LPS-TLS", "LPS-CERT")
-OPERATOR_INTERFACE_FAMILIES = ("OPI-IN", "OPI-OUT")
+from mssante_conformance.catalog import FAMILIES
+
+API_LPS_FAMILIES = tuple(f.id for f in FAMILIES.values() if f.interface == "api_lps")
+OPERATOR_INTERFACE_FAMILIES = tuple(f.id for f in FAMILIES.values() if f.interface == "operator_interface")
 
 
 @dataclass(frozen=True)

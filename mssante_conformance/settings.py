@@ -116,41 +116,49 @@ _BY_DEST = {o.dest: o for o in OPTIONS}
 _BY_KEY = {o.flag.lstrip("-"): o for o in OPTIONS}
 
 
+def _default(dest: str) -> Any:
+    """A RunSettings field's default: the one its option declares."""
+    option = _BY_DEST[dest]
+    if option.kind == "path" and option.default is not None:
+        return Path(option.default)
+    return option.default
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """Every parameter of a run, validated. Secrets are not fields (see :meth:`admin_secret`)."""
 
-    operator_urls: tuple[str, ...] = ()
-    bal: str | None = None
-    idnat: str | None = None
-    other_idnat: str | None = None
-    bouchon_url: str | None = None
-    bouchon_ca_file: Path | None = None
-    client_cert: Path | None = None
-    client_key: Path | None = None
-    expired_client_cert: Path | None = None
-    expired_client_key: Path | None = None
-    ca_file: Path | None = None
-    trust_anchors: Path | None = None
-    tls_transition: str = "during"
-    profile: str = "full"
-    scope: str = DEFAULT_SCOPE
-    report_dir: Path = Path("rapport-conformite")
-    pdf: bool = False
-    operator_mx: str | None = None
-    mta_cert: Path | None = None
-    mta_key: Path | None = None
-    sink_cert: Path | None = None
-    sink_key: Path | None = None
-    sink_listen: str | None = None
-    sink_domain: str | None = None
-    trust_whitelist: Path | None = None
-    outbound_mode: str = "auto"
-    delivery_timeout: float = 60.0
-    network_timeout: float = 10.0
-    check_timeout: float = 60.0
-    reference_profile: str = "conformant"
-    config: Path | None = None
+    operator_urls: tuple[str, ...] = _default("operator_urls")
+    bal: str | None = _default("bal")
+    idnat: str | None = _default("idnat")
+    other_idnat: str | None = _default("other_idnat")
+    bouchon_url: str | None = _default("bouchon_url")
+    bouchon_ca_file: Path | None = _default("bouchon_ca_file")
+    client_cert: Path | None = _default("client_cert")
+    client_key: Path | None = _default("client_key")
+    expired_client_cert: Path | None = _default("expired_client_cert")
+    expired_client_key: Path | None = _default("expired_client_key")
+    ca_file: Path | None = _default("ca_file")
+    trust_anchors: Path | None = _default("trust_anchors")
+    tls_transition: str = _default("tls_transition")
+    profile: str = _default("profile")
+    scope: str = _default("scope")
+    report_dir: Path = _default("report_dir")
+    pdf: bool = _default("pdf")
+    operator_mx: str | None = _default("operator_mx")
+    mta_cert: Path | None = _default("mta_cert")
+    mta_key: Path | None = _default("mta_key")
+    sink_cert: Path | None = _default("sink_cert")
+    sink_key: Path | None = _default("sink_key")
+    sink_listen: str | None = _default("sink_listen")
+    sink_domain: str | None = _default("sink_domain")
+    trust_whitelist: Path | None = _default("trust_whitelist")
+    outbound_mode: str = _default("outbound_mode")
+    delivery_timeout: float = _default("delivery_timeout")
+    network_timeout: float = _default("network_timeout")
+    check_timeout: float = _default("check_timeout")
+    reference_profile: str = _default("reference_profile")
+    config: Path | None = _default("config")
     explicit: frozenset[str] = field(default_factory=frozenset)  # fields the user set
 
     @property
@@ -327,19 +335,22 @@ def flag_values_from(namespace) -> dict[str, Any]:
     return {o.dest: getattr(namespace, f"mssante_{o.dest}", None) for o in OPTIONS}
 
 
-def to_argv(settings: RunSettings) -> list[str]:
-    """The flags that reproduce these settings (only those the user set)."""
+def to_argv(values: RunSettings | dict[str, Any]) -> list[str]:
+    """The flags that reproduce ``values``: settings (only the parameters the user set; no
+    ``--config``, whose values they already hold) or raw flag values ``{dest: value}`` as
+    :func:`flag_values_from` gives them (None, False or empty: not given)."""
+    if isinstance(values, RunSettings):
+        values = {d: getattr(values, d) for d in values.explicit if d != "config"}
     argv: list[str] = []
     for o in OPTIONS:
-        if o.dest not in settings.explicit or o.dest == "config":
+        value = values.get(o.dest)
+        if value is None or value is False or value in ((), []):
             continue
-        value = getattr(settings, o.dest)
         if o.kind == "list":
             for v in value:
-                argv += [o.flag, v]
+                argv += [o.flag, str(v)]
         elif o.kind == "bool":
-            if value:
-                argv.append(o.flag)
+            argv.append(o.flag)
         else:
             argv += [o.flag, str(value)]
     return argv

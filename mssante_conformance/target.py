@@ -162,7 +162,7 @@ def _named_operator(settings, secrets, stack, workdir) -> Target:
     imap, smtp = _split_endpoints(settings.operator_urls)
     bouchon = _start_bouchon(settings, stack, workdir)
     other = settings.other_idnat or _default_other_idnat(bouchon, {settings.idnat})
-    from mssante_conformance.pki import TestPKI
+    from mssante_conformance.pki import HARNESS_DOMAIN, TestPKI
 
     harness_pki = TestPKI.ensure(workdir / "pki")
     anchors = _trust_anchors(settings)
@@ -232,13 +232,14 @@ def _start_sink(settings, stack, workdir: Path, pki, host: str = "127.0.0.1", po
                 anchors=None):
     """The harness's MX sink: receives what the operator's MTA sends to the harness domain."""
     from mssante_conformance.mail.sink import MxSink
+    from mssante_conformance.pki import HARNESS_DOMAIN
 
     if settings.sink_listen:
         host, _, port_text = settings.sink_listen.rpartition(":")
         port = int(port_text)
     cert, key = ((settings.sink_cert, settings.sink_key) if settings.sink_cert
                  else (pki.harness_sink.cert, pki.harness_sink.key))
-    sink = MxSink(host, port, domain=settings.sink_domain or DEFAULT_SINK_DOMAIN,
+    sink = MxSink(host, port, domain=settings.sink_domain or HARNESS_DOMAIN,
                   cert_file=cert, key_file=key,
                   ca_file=anchors.path if anchors else pki.ca_file, maildir=workdir / "sink")
     try:
@@ -247,9 +248,6 @@ def _start_sink(settings, stack, workdir: Path, pki, host: str = "127.0.0.1", po
         raise TargetError(f"le puits MX du harnais n'a pas pu écouter sur {host}:{port} : {exc.strerror or exc}") from exc
     stack.callback(sink.stop)
     return sink
-
-
-DEFAULT_SINK_DOMAIN = "harnais.mssante.test"
 
 
 def _embedded_reference(settings, secrets, stack, workdir) -> Target:
@@ -267,7 +265,7 @@ def _embedded_reference(settings, secrets, stack, workdir) -> Target:
     sink = _start_sink(settings, stack, workdir, pki, anchors=anchors)
     operator = ReferenceOperator(workdir / "operator", bouchon, profile=settings.reference_profile,
                                  sink=sink.address, pki=pki,
-                                 harness_domain=settings.sink_domain or DEFAULT_SINK_DOMAIN)
+                                 harness_domain=settings.sink_domain or HARNESS_DOMAIN)
     try:
         operator.start()
     except Exception as exc:  # the reference reports its own clear cause

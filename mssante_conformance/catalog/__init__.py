@@ -17,7 +17,29 @@ from pathlib import Path
 from mssante_conformance.outcomes import Severity
 
 DEFAULT_CATALOG = "ref1-v1.5.toml"
-CHECK_ID = re.compile(r"^(LPS-(IMAP|SMTP|TLS|CERT)|OPI-(IN|OUT))-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Family:
+    """A family of checks: the prefix of their ids, the part of Ref#1 it belongs to, its French
+    title, and the kind of API LPS endpoint its checks need besides their catalog ``needs``
+    (``lps``: any of them; None: none)."""
+
+    id: str
+    interface: str  # "api_lps" | "operator_interface"
+    title: str
+    endpoint: str | None
+
+
+FAMILIES: dict[str, Family] = {f.id: f for f in (
+    Family("LPS-IMAP", "api_lps", "API LPS — IMAP", "imap"),
+    Family("LPS-SMTP", "api_lps", "API LPS — SMTP (soumission)", "smtp"),
+    Family("LPS-TLS", "api_lps", "API LPS — TLS", "lps"),
+    Family("LPS-CERT", "api_lps", "API LPS — AUTH_CLI (certificat)", "imap"),
+    Family("OPI-IN", "operator_interface", "Interface opérateurs — entrant", None),
+    Family("OPI-OUT", "operator_interface", "Interface opérateurs — sortant", "smtp"),
+)}
+CHECK_ID = re.compile(rf"^({'|'.join(FAMILIES)})-\d{{2}}$")
 KNOWN_NEEDS = frozenset(
     {"bal", "idnat", "other_idnat", "bouchon_trusted", "client_cert", "mx", "sink", "trust_anchors",
      "expired_client"}

@@ -13,6 +13,7 @@ import importlib
 import sys
 
 from mssante_conformance import __version__
+from mssante_conformance.exits import EXIT_USAGE
 
 # Sub-command modules, in the order `--help` lists them.
 SUBCOMMAND_MODULES = (
@@ -24,8 +25,6 @@ SUBCOMMAND_MODULES = (
     "report_cmd",
     "console_cmd",
 )
-
-EXIT_USAGE = 2
 
 
 class UsageError(Exception):

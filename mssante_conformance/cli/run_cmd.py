@@ -11,16 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mssante_conformance.settings import OPTIONS, register_argparse
+from mssante_conformance.exits import EXIT_BY_VERDICT, EXIT_INTERRUPTED, EXIT_NO_VERDICT, EXIT_USAGE
+from mssante_conformance.settings import flag_values_from, register_argparse, to_argv
 
-EXIT_BY_VERDICT = {
-    "conforme": 0,
-    "non_conforme_majeure": 1,
-    "non_conforme_bloquante": 1,
-    "incomplet": 3,
-}
-EXIT_USAGE = 2
-EXIT_NO_VERDICT = 3
 
 
 class _VerdictProbe:
@@ -59,18 +52,7 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     argv.append("-v" if args.verbose else "-q")
     if args.pytest_k:
         argv += ["-k", args.pytest_k]
-    for option in OPTIONS:
-        value = getattr(args, f"mssante_{option.dest}", None)
-        if value in (None, False):
-            continue
-        if option.kind == "list":
-            for v in value:
-                argv += [option.flag, v]
-        elif option.kind == "bool":
-            argv.append(option.flag)
-        else:
-            argv += [option.flag, str(value)]
-    return argv
+    return argv + to_argv(flag_values_from(args))
 
 
 def _reap_stale_references() -> None:
@@ -99,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if code == pytest.ExitCode.USAGE_ERROR:
         return EXIT_USAGE
     if code == pytest.ExitCode.INTERRUPTED and probe.verdict is None:
-        return 130
+        return EXIT_INTERRUPTED
     if probe.verdict is None:
         print("mssante-conformance: aucun verdict : aucun contrôle n'a été mené")
         return EXIT_NO_VERDICT

@@ -22,20 +22,15 @@ from mssante_conformance.console.jobs import JOBS, JOBS_BY_ID
 from mssante_conformance.console.operator_setup import bouchon_facts
 from mssante_conformance.console.targets import target_key
 from mssante_conformance.console.worker import read_progress, read_report
+from mssante_conformance.report.render_labels import OUTCOME_LABELS, VERDICT_LABELS
 from mssante_conformance.scope import SCOPES
 from mssante_conformance.settings import build_settings, to_argv
 
 blueprint = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                       static_url_path="/static")
 
-OUTCOME_LABELS = {"passed": "Réussi", "failed": "Échec", "error": "Erreur",
-                  "not_applicable": "Non applicable", "declarative": "Déclaratif"}
 STATUS_LABELS = {"queued": "En attente", "running": "En cours", "finished": "Terminé",
                  "failed": "Échoué", "interrupted": "Interrompu"}
-VERDICT_LABELS = {"conforme": "Conforme",
-                  "non_conforme_majeure": "Non conforme (non-conformité majeure)",
-                  "non_conforme_bloquante": "Non conforme (non-conformité bloquante)",
-                  "incomplet": "Incomplet (des contrôles du périmètre n'ont pas été menés)"}
 REPORT_FILES = {"html": ("report.html", "text/html"), "json": ("report.json", "application/json"),
                 "pdf": ("report.pdf", "application/pdf")}
 
@@ -326,10 +321,10 @@ def ca_file():
 @blueprint.route("/operateur/liste-blanche.xml")
 @access.login_required
 def whitelist():
-    from mssante_conformance.target import DEFAULT_SINK_DOMAIN
+    from mssante_conformance.pki import HARNESS_DOMAIN
     from mssante_conformance.trust import TrustWhitelist
 
-    xml = TrustWhitelist([DEFAULT_SINK_DOMAIN]).to_xml()
+    xml = TrustWhitelist([HARNESS_DOMAIN]).to_xml()
     response = current_app.response_class(xml, mimetype="application/xml")
     response.headers["Content-Disposition"] = "attachment; filename=liste-blanche-test.xml"
     return response

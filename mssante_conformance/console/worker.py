@@ -26,9 +26,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mssante_conformance.console.store import ConsoleStore, Run
+from mssante_conformance.exits import EXIT_NO_VERDICT, EXIT_USAGE, PROGRESS_FILE
 
 RUN_TIMEOUT_S = 45 * 60
-EXIT_USAGE = 2
 STDERR_TAIL = 2000
 
 
@@ -45,7 +45,7 @@ def final_state(exit_code: int | None, report: dict | None, *, timed_out: bool =
         return "interrupted", None, "Lancement interrompu (processus disparu sans rapport)"
     if exit_code == EXIT_USAGE:
         return "failed", None, "Paramètres refusés par le harnais"
-    if exit_code == 3:
+    if exit_code == EXIT_NO_VERDICT:
         return "failed", None, "Aucun contrôle n'a été mené (suites absentes ou toutes désélectionnées)"
     if exit_code < 0:
         return "interrupted", None, f"Lancement interrompu (signal {-exit_code})"
@@ -63,7 +63,7 @@ def read_report(report_dir: Path) -> dict | None:
 def read_progress(report_dir: Path) -> list[dict]:
     """The checks finished so far (a line still being written is skipped)."""
     try:
-        text = (report_dir / "progress.jsonl").read_text(encoding="utf-8")
+        text = (report_dir / PROGRESS_FILE).read_text(encoding="utf-8")
     except OSError:
         return []
     out = []

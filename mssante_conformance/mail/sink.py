@@ -43,9 +43,8 @@ from aiosmtpd.smtp import SMTP, TLSSetupException
 from .sink_store import DeliveredMessage, Maildir
 from .sink_tls import PeerCertificate, TlsFacts, server_context, tls_facts
 
-__all__ = ["MxSink", "SinkConnection", "DeliveredMessage", "TlsFacts", "PeerCertificate", "DEFAULT_DOMAIN"]
+__all__ = ["MxSink", "SinkConnection", "DeliveredMessage", "TlsFacts", "PeerCertificate"]
 
-DEFAULT_DOMAIN = "harnais.mssante.test"  # = pki.HARNESS_DOMAIN
 
 
 @dataclass(frozen=True)
@@ -213,7 +212,7 @@ class MxSink:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        domain: str = DEFAULT_DOMAIN,
+        domain: str,
         cert_file: str | Path,
         key_file: str | Path,
         ca_file: str | Path,

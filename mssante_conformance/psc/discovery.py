@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from mssante_conformance.psc.clients import AUTH_METHODS
 
-REALM_PATH = "/auth/realms/esante-wallet"
-FOREIGN_REALM_PATH = "/auth/realms/foreign-idp"
+AUTH_PREFIX = "/auth"  # Keycloak's root: the realms, and the SSO cookie's path
+REALM_PATH = f"{AUTH_PREFIX}/realms/esante-wallet"
+FOREIGN_REALM_PATH = f"{AUTH_PREFIX}/realms/foreign-idp"
 OIDC = "/protocol/openid-connect"
 WALLET_DISCOVERY_PATH = "/.well-known/wallet-openid-configuration"  # PSC's own name
 STANDARD_DISCOVERY_PATH = "/.well-known/openid-configuration"  # OpenID Connect Discovery 1.0

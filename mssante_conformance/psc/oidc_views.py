@@ -12,7 +12,7 @@ from flask import Blueprint, g, jsonify, make_response, redirect, render_templat
 from mssante_conformance.psc.calllog import attempted_client_id, note_call, record_noted_call
 from mssante_conformance.psc.claims import AUTH_MODES, SessionFacts, userinfo_claims
 from mssante_conformance.psc.clients import AUTH_METHODS
-from mssante_conformance.psc.discovery import (ENDPOINT_PATHS, FOREIGN_REALM_PATH, REALM_PATH,
+from mssante_conformance.psc.discovery import (AUTH_PREFIX, ENDPOINT_PATHS, FOREIGN_REALM_PATH, REALM_PATH,
                                                STANDARD_DISCOVERY_PATH, WALLET_DISCOVERY_PATH,
                                                foreign_metadata, provider_metadata)
 from mssante_conformance.psc.oauth_server import new_session_id
@@ -94,7 +94,7 @@ def create_oidc_blueprint(state: BouchonState, server) -> Blueprint:
             state.store.create_session(session_id, identity.idnat, auth_mode, now)
             user = GrantedUser(identity, SessionFacts(session_id, int(now), "", auth_mode))
             response = server.create_authorization_response(grant_user=user, grant=grant)
-            response.set_cookie(SSO_COOKIE, session_id, httponly=True, samesite="Lax", path="/auth")
+            response.set_cookie(SSO_COOKIE, session_id, httponly=True, samesite="Lax", path=AUTH_PREFIX)
             return response
         prompt = request.args.get("prompt", "")
         sso = state.live_session(request.cookies.get(SSO_COOKIE))
@@ -183,7 +183,7 @@ def create_oidc_blueprint(state: BouchonState, server) -> Blueprint:
             response = message_page("Déconnexion", "Vous êtes déconnecté de Pro Santé Connect "
                                     "(bouchon de test).")
             response = make_response(response)
-        response.delete_cookie(SSO_COOKIE, path="/auth")
+        response.delete_cookie(SSO_COOKIE, path=AUTH_PREFIX)
         return response
 
     def logout_with_refresh_token(refresh_token):

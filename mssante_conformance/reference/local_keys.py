@@ -28,6 +28,7 @@ from pathlib import Path
 
 from joserfc.jwk import ECKey, RSAKey
 
+from mssante_conformance.psc.discovery import issuer_of
 from mssante_conformance.psc.keys import SigningKey, load_or_create_key
 from mssante_conformance.psc.variants import sign_rs256
 
@@ -35,7 +36,7 @@ JWKS_TIMEOUT_S = 10
 MAX_JWKS_BYTES = 1 << 20
 DEFAULT_ALG = {"RSA": "RS256", "EC": "ES256"}
 # Another issuer than the bouchon, in the place of the real PSC for a production operator.
-OTHER_ISSUER = "https://auth.autre-emetteur.mssante.test/auth/realms/esante-wallet"
+OTHER_ISSUER = issuer_of("https://auth.autre-emetteur.mssante.test")
 
 
 class KeyDictError(ValueError):

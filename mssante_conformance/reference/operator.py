@@ -35,7 +35,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from mssante_conformance.pki import TestPKI
+from mssante_conformance.pki import HARNESS_DOMAIN, TestPKI
 from mssante_conformance.reference import processes
 from mssante_conformance.reference.directory import Directory, Mailbox, load_directory, load_whitelist
 from mssante_conformance.reference.local_keys import KeyDictError, OtherIssuer, fetch_jwks, write_key_dict
@@ -57,7 +57,6 @@ POSTFIX_QUEUE = {
 
 LPS_HOST = "127.0.0.2"
 MX_HOST = "127.0.0.3"
-DEFAULT_HARNESS_DOMAIN = "harnais.mssante.test"
 MAIL_USER = "nobody"
 PORT_NAMES = ("imap", "imaps", "smtp", "smtps", "mx")
 
@@ -66,7 +65,7 @@ class ReferenceOperator:
     """Start/stop the reference operator. See the module docstring and docs/interfaces.md."""
 
     def __init__(self, workdir, bouchon, profile: str = "conformant", sink=None, *,
-                 harness_domain: str = DEFAULT_HARNESS_DOMAIN, directory: Directory | None = None,
+                 harness_domain: str = HARNESS_DOMAIN, directory: Directory | None = None,
                  ports: dict[str, int] | None = None, pki: TestPKI | None = None,
                  postfix_overrides: dict[str, str] | None = None):
         self.workdir = Path(workdir).resolve()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mssante_conformance.catalog import FAMILIES
+
 VERDICT_LABELS = {
     "conforme": "Conforme",
     "non_conforme_majeure": "Non conforme (majeure)",
@@ -30,14 +32,7 @@ REQUIREMENT_STATUS_LABELS = {
     "incomplet": "Incomplet",
     "non_evalue": "Non évalué",
 }
-FAMILY_LABELS = {
-    "LPS-IMAP": "API LPS — IMAP",
-    "LPS-SMTP": "API LPS — SMTP (soumission)",
-    "LPS-TLS": "API LPS — TLS",
-    "LPS-CERT": "API LPS — AUTH_CLI (certificat)",
-    "OPI-IN": "Interface opérateurs — entrant",
-    "OPI-OUT": "Interface opérateurs — sortant",
-}
+FAMILY_LABELS = {f.id: f.title for f in FAMILIES.values()}
 DIRECTION_LABELS = {"C": "C:", "S": "S:", "note": "--", "*": "--", "TLS": "TLS"}
 TLS_TRANSITION_LABELS = {
     "during": "pendant la période de mise en conformité (TLS 1.0/1.1 acceptés : mineure)",

@@ -1,24 +1,16 @@
-"""What a check needs around it: secrets registry, evidence, outcome classification, needs.
+"""The outcome core: what a check raises when it is not carried out, and what it needs.
 
-Pure logic, no pytest hooks (the plugin wires these in), no network.
+Plain exceptions and pure functions of the catalog and the target: no pytest, no probe, no
+network. The plugin maps these exceptions (and the probes' own) to outcomes; the secrets
+registry lives in ``secret_registry``, a check's evidence in ``evidence``.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-from typing import Any
-
-import pytest
-
 from mssante_conformance.catalog import FAMILIES, Check
-from mssante_conformance.fingerprint import fingerprint
-from mssante_conformance.outcomes import Outcome
-
-REASON_MAX = 300
 
 
-class NotApplicable(pytest.skip.Exception):
+class NotApplicable(Exception):
     """The check was not run: ``not_applicable``.
 
     Two kinds, which the verdict treats differently: given a list of catalog needs, a
@@ -33,7 +25,8 @@ class NotApplicable(pytest.skip.Exception):
         else:
             self.missing = tuple(missing)
             message = "paramètre absent : " + ", ".join(NEED_LABELS.get(m, m) for m in missing)
-        super().__init__(msg=message, allow_module_level=False)
+        super().__init__(message)
+        self.msg = message
 
 
 class CheckNotCarriedOut(Exception):
@@ -85,121 +78,3 @@ def missing_needs(check: Check, target) -> list[str]:
     if endpoint_kind:
         wanted.add(endpoint_kind)
     return sorted(n for n in wanted if not have.get(n, False))
-
-
-class SecretRegistry:
-    """Every token and secret of a run, and the forms in which they could leak.
-
-    A JWT can appear raw, inside an XOAUTH2/OAUTHBEARER payload (base64 of a string that
-    embeds it), or as a fragment; we keep the raw value and the base64 forms of the SASL
-    strings built with it, and :meth:`redact` replaces any of them by a fingerprint.
-    """
-
-    def __init__(self) -> None:
-        self._forms: dict[str, str] = {}
-
-    def add(self, secret: str, *derived: str) -> str:
-        """Register a secret (and derived strings, e.g. base64 SASL payloads); returns its
-        fingerprint."""
-        fp = fingerprint(secret)
-        if len(secret) >= 8:
-            self._forms[secret] = fp
-        for d in derived:
-            if d and len(d) >= 8:
-                self._forms[d] = fp
-        return fp
-
-    def add_sasl_payload(self, payload: str | bytes, secret: str) -> None:
-        """Register the base64 form of a SASL payload that embeds ``secret``."""
-        if isinstance(payload, bytes):
-            payload = payload.decode("ascii", "replace")
-        self._forms[payload] = fingerprint(secret)
-
-    def __iter__(self):
-        return iter(self._forms)
-
-    def __len__(self) -> int:
-        return len(self._forms)
-
-    def redact(self, text: str) -> str:
-        # Longest first, so a base64 payload is replaced before the token inside it would be.
-        for form in sorted(self._forms, key=len, reverse=True):
-            if form in text:
-                text = text.replace(form, f"<jeton {self._forms[form]}>")
-        return text
-
-    def redact_json(self, value: Any) -> Any:
-        """A JSON-ready value with every registered secret replaced."""
-        return json.loads(self.redact(json.dumps(value, ensure_ascii=False)))
-
-    def leaks(self, text: str) -> list[str]:
-        """Fingerprints of the registered secrets still present in ``text``."""
-        return sorted({fp for form, fp in self._forms.items() if form in text})
-
-
-def xoauth2_b64_forms(user: str, token: str) -> list[str]:
-    """The base64 strings that carry ``token`` in XOAUTH2/OAUTHBEARER exchanges for ``user``."""
-    raw = [
-        f"user={user}\x01auth=Bearer {token}\x01\x01",
-        f"n,a={user},\x01auth=Bearer {token}\x01\x01",
-    ]
-    return [base64.b64encode(r.encode()).decode() for r in raw]
-
-
-class Evidence:
-    """Transcripts and facts a check gathers; serialised with every secret redacted."""
-
-    def __init__(self, secrets: SecretRegistry) -> None:
-        self.secrets = secrets
-        self._transcripts: list[Any] = []
-        self._facts: dict[str, Any] = {}
-
-    def transcript(self, label: str):
-        """A new transcript of one exchange, attached to this check's evidence."""
-        from mssante_conformance.mail.transcript import Transcript
-
-        transcript = Transcript(secrets=list(self.secrets), title=label)
-        self._transcripts.append(transcript)
-        return transcript
-
-    def fact(self, key: str, value: Any) -> None:
-        self._facts[key] = value
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        if self._transcripts:
-            data["transcripts"] = [t.to_dict() for t in self._transcripts]
-        if self._facts:
-            data["facts"] = self._facts
-        return self.secrets.redact_json(data)
-
-
-def _one_line(text: str) -> str:
-    line = " ".join(str(text).strip().splitlines()[0].split()) if str(text).strip() else ""
-    return line[:REASON_MAX]
-
-
-def classify_exception(exc: BaseException, when: str) -> tuple[Outcome, str]:
-    """Outcome and one-line reason for an exception raised by a check in phase ``when``.
-
-    An assertion in the check body is a non-conformity; anything else means the check could
-    not be carried out (``error``), and says why.
-    """
-    from mssante_conformance.mail.errors import ProbeError
-
-    if isinstance(exc, pytest.skip.Exception):
-        return Outcome.NOT_APPLICABLE, _one_line(getattr(exc, "msg", "") or "non applicable")
-    if when == "call" and isinstance(exc, (AssertionError, pytest.fail.Exception)):
-        message = getattr(exc, "msg", None) or str(exc)
-        return Outcome.FAILED, _one_line(message) or "assertion non satisfaite"
-    if isinstance(exc, ProbeError):
-        step = f" (étape {exc.step})" if exc.step else ""
-        return Outcome.ERROR, _one_line(f"contrôle non mené{step} : {exc}")
-    if isinstance(exc, CheckNotCarriedOut):
-        return Outcome.ERROR, _one_line(f"contrôle non mené : {exc}")
-    if isinstance(exc, (TimeoutError, OSError)):
-        return Outcome.ERROR, _one_line(f"contrôle non mené : erreur réseau : {exc}")
-    phase = {"setup": "préparation", "call": "exécution", "teardown": "clôture"}.get(when, when)
-    return Outcome.ERROR, _one_line(
-        f"défaut du harnais pendant la {phase} : {type(exc).__name__}: {exc}"
-    )

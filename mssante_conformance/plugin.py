@@ -36,16 +36,12 @@ from datetime import datetime, timezone
 import pytest
 
 from mssante_conformance.catalog import load_catalog
-from mssante_conformance.conformance import (
-    Evidence,
-    NotApplicable,
-    SecretRegistry,
-    classify_exception,
-    missing_needs,
-)
+from mssante_conformance.conformance import CheckNotCarriedOut, NotApplicable, missing_needs
+from mssante_conformance.evidence import Evidence
 from mssante_conformance.exits import PROGRESS_FILE
 from mssante_conformance.outcomes import CheckResult, Outcome
 from mssante_conformance.report.render_labels import VERDICT_EXPLANATIONS, VERDICT_LABELS
+from mssante_conformance.secret_registry import SecretRegistry
 from mssante_conformance.scope import SCOPES
 from mssante_conformance.settings import (
     SettingsError,
@@ -181,7 +177,9 @@ TARGET_KEY = pytest.StashKey()
 @pytest.fixture
 def evidence(request, secrets) -> Evidence:
     """Where a check puts its transcripts and facts; read by the plugin whatever the outcome."""
-    ev = Evidence(secrets)
+    from mssante_conformance.mail.transcript import Transcript
+
+    ev = Evidence(secrets, Transcript)
     request.node.stash[EVIDENCE] = ev
     return ev
 
@@ -245,9 +243,52 @@ def pytest_runtest_call(item):
 
 
 # ------------------------------------------------------------------------------ outcomes
+REASON_MAX = 300
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(str(text).strip().splitlines()[0].split()) if str(text).strip() else ""
+    return line[:REASON_MAX]
+
+
+def classify_exception(exc: BaseException, when: str) -> tuple[Outcome, str]:
+    """Outcome and one-line reason for an exception raised by a check in phase ``when``.
+
+    An assertion in the check body is a non-conformity; anything else means the check could
+    not be carried out (``error``), and says why.
+    """
+    from mssante_conformance.mail.errors import ProbeError
+
+    if isinstance(exc, (NotApplicable, pytest.skip.Exception)):
+        return Outcome.NOT_APPLICABLE, _one_line(getattr(exc, "msg", "") or "non applicable")
+    if when == "call" and isinstance(exc, (AssertionError, pytest.fail.Exception)):
+        message = getattr(exc, "msg", None) or str(exc)
+        return Outcome.FAILED, _one_line(message) or "assertion non satisfaite"
+    if isinstance(exc, ProbeError):
+        step = f" (étape {exc.step})" if exc.step else ""
+        return Outcome.ERROR, _one_line(f"contrôle non mené{step} : {exc}")
+    if isinstance(exc, CheckNotCarriedOut):
+        return Outcome.ERROR, _one_line(f"contrôle non mené : {exc}")
+    if isinstance(exc, (TimeoutError, OSError)):
+        return Outcome.ERROR, _one_line(f"contrôle non mené : erreur réseau : {exc}")
+    phase = {"setup": "préparation", "call": "exécution", "teardown": "clôture"}.get(when, when)
+    return Outcome.ERROR, _one_line(
+        f"défaut du harnais pendant la {phase} : {type(exc).__name__}: {exc}"
+    )
+
+
+def _as_skip(item, report, exc: NotApplicable) -> None:
+    """Show a ``not_applicable`` check to pytest as skipped, as ``pytest.skip`` would."""
+    path, lineno, _ = item.reportinfo()
+    report.outcome = "skipped"
+    report.longrepr = (str(path), (lineno or 0) + 1, f"Skipped: {exc.msg}")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, NotApplicable):
+        _as_skip(item, report, call.excinfo.value)
     check_id = item.stash.get(CHECK_ID, None)
     if check_id is None:
         return report

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mssante_conformance.catalog import load_catalog
-from mssante_conformance.conformance import SecretRegistry
+from mssante_conformance.secret_registry import SecretRegistry
 from mssante_conformance.outcomes import CheckResult
 from mssante_conformance.settings import RunSettings
 

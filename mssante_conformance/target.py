@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mssante_conformance.conformance import CheckNotCarriedOut, SecretRegistry, xoauth2_b64_forms
+from mssante_conformance.conformance import CheckNotCarriedOut
+from mssante_conformance.secret_registry import SecretRegistry, xoauth2_b64_forms
 from mssante_conformance.settings import RunSettings
 
 

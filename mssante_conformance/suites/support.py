@@ -11,7 +11,8 @@ import contextlib
 import time
 from typing import Iterator
 
-from mssante_conformance.conformance import CheckNotCarriedOut, Evidence, NotApplicable
+from mssante_conformance.conformance import CheckNotCarriedOut, NotApplicable
+from mssante_conformance.evidence import Evidence
 from mssante_conformance.mail.classify import AuthAttempt, AuthOutcome
 from mssante_conformance.mail.errors import ProbeError
 from mssante_conformance.mail.refusal import (

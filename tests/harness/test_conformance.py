@@ -3,14 +3,11 @@
 from types import SimpleNamespace
 
 from mssante_conformance.catalog import load_catalog
-from mssante_conformance.conformance import (
-    Evidence,
-    NotApplicable,
-    SecretRegistry,
-    classify_exception,
-    missing_needs,
-    xoauth2_b64_forms,
-)
+from mssante_conformance.conformance import NotApplicable, missing_needs
+from mssante_conformance.evidence import Evidence
+from mssante_conformance.mail.transcript import Transcript
+from mssante_conformance.plugin import classify_exception
+from mssante_conformance.secret_registry import SecretRegistry, xoauth2_b64_forms
 from mssante_conformance.mail.errors import ProbeTimeout
 from mssante_conformance.outcomes import Outcome
 
@@ -73,7 +70,7 @@ def test_evidence_is_redacted_even_in_facts():
     token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."
     registry = SecretRegistry()
     registry.add(token)
-    ev = Evidence(registry)
+    ev = Evidence(registry, Transcript)
     ev.fact("token_sent", token)
     tr = ev.transcript("IMAP imaps://127.0.0.2:993")
     tr.client(f"A1 AUTHENTICATE XOAUTH2 {xoauth2_b64_forms('a@b', token)[0]}")

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from mssante_conformance.conformance import CheckNotCarriedOut, Evidence, SecretRegistry
+from mssante_conformance.conformance import CheckNotCarriedOut
+from mssante_conformance.evidence import Evidence
+from mssante_conformance.mail.transcript import Transcript
+from mssante_conformance.secret_registry import SecretRegistry
 from mssante_conformance.mail.endpoint import parse_operator_url
 from mssante_conformance.mail.tls_scan import TlsScanResult
 from mssante_conformance.suites.api_lps.test_tls import (
@@ -18,7 +21,7 @@ ALL_SCANNED = {"ssl3": False, "tls1_0": False, "tls1_1": False, "tls1_2": True, 
 
 
 def evidence() -> Evidence:
-    return Evidence(SecretRegistry())
+    return Evidence(SecretRegistry(), Transcript)
 
 
 def test_weak_suites_not_judged_when_a_version_was_not_enumerated():

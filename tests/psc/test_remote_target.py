@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from mssante_conformance.conformance import SecretRegistry
+from mssante_conformance.secret_registry import SecretRegistry
 from mssante_conformance.psc import Bouchon, RemoteBouchon
 from mssante_conformance.settings import ADMIN_SECRET_ENV, build_settings
 from mssante_conformance.target import TargetError, open_target

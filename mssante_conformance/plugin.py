@@ -258,6 +258,7 @@ def classify_exception(exc: BaseException, when: str) -> tuple[Outcome, str]:
     not be carried out (``error``), and says why.
     """
     from mssante_conformance.mail.errors import ProbeError
+    from mssante_conformance.target import TargetError
 
     if isinstance(exc, (NotApplicable, pytest.skip.Exception)):
         return Outcome.NOT_APPLICABLE, _one_line(getattr(exc, "msg", "") or "non applicable")
@@ -267,7 +268,7 @@ def classify_exception(exc: BaseException, when: str) -> tuple[Outcome, str]:
     if isinstance(exc, ProbeError):
         step = f" (étape {exc.step})" if exc.step else ""
         return Outcome.ERROR, _one_line(f"contrôle non mené{step} : {exc}")
-    if isinstance(exc, CheckNotCarriedOut):
+    if isinstance(exc, (CheckNotCarriedOut, TargetError)):
         return Outcome.ERROR, _one_line(f"contrôle non mené : {exc}")
     if isinstance(exc, (TimeoutError, OSError)):
         return Outcome.ERROR, _one_line(f"contrôle non mené : erreur réseau : {exc}")

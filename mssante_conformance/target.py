@@ -19,8 +19,9 @@ from mssante_conformance.secret_registry import SecretRegistry, xoauth2_b64_form
 from mssante_conformance.settings import RunSettings
 
 
-class TargetError(CheckNotCarriedOut):
-    """The target could not be set up (reference failed to start, bouchon unreachable…)."""
+class TargetError(Exception):
+    """The target could not be set up (reference failed to start, bouchon unreachable…): the
+    checks that need it are not carried out (``error``, see ``plugin.classify_exception``)."""
 
 
 @dataclass

@@ -147,7 +147,7 @@ def _up(args) -> int:
     workdir = args.workdir.resolve()
     if args.detach:
         return _detach(args, workdir)
-    from mssante_conformance.reference import ReferenceError, ReferenceOperator
+    from mssante_conformance.reference import ReferenceOperatorError, ReferenceOperator
 
     state = workdir / STATE_FILE
     _refuse_if_running(state)
@@ -170,7 +170,7 @@ def _up(args) -> int:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 print("arrêt de l'opérateur de référence…", file=sys.stderr, flush=True)
-            except ReferenceError as exc:
+            except ReferenceOperatorError as exc:
                 raise CommandFailed(str(exc)) from None
             finally:
                 left = op.stop()

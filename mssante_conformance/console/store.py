@@ -12,6 +12,7 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -61,6 +62,20 @@ class User:
         return self.role in ("operator", "admin")
 
 
+class RunStatus(StrEnum):
+    """Where a run is; stored as its value (the ``runs.status`` column)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"  # the harness wrote a report with a verdict
+    FAILED = "failed"  # the harness refused the parameters, or ran no check
+    INTERRUPTED = "interrupted"  # stopped, timed out, or gone without a report
+
+    @property
+    def active(self) -> bool:
+        return self in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
 @dataclass(frozen=True)
 class Run:
     id: str
@@ -69,7 +84,7 @@ class Run:
     target_key: str
     params: dict
     argv: list
-    status: str  # queued | running | finished | failed | interrupted
+    status: RunStatus
     created_at: float
     started_at: float | None
     finished_at: float | None
@@ -85,7 +100,7 @@ class Run:
 
     @property
     def active(self) -> bool:
-        return self.status in ("queued", "running")
+        return self.status.active
 
 
 class ConsoleStore:
@@ -181,9 +196,9 @@ class ConsoleStore:
         with self._db() as db:
             db.execute(
                 "INSERT INTO runs (id, owner, job, target_key, params, argv, status, created_at, run_dir)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, owner, job, target_key, json.dumps(params, ensure_ascii=False),
-                 json.dumps(argv), time.time(), str(run_dir)))
+                 json.dumps(argv), RunStatus.QUEUED.value, time.time(), str(run_dir)))
 
     def update_run(self, run_id: str, **fields) -> None:
         allowed = {"status", "started_at", "finished_at", "pid", "exit_code", "verdict", "message"}
@@ -250,4 +265,5 @@ def _run(row) -> Run:
     data = dict(row)
     data["params"] = json.loads(data["params"])
     data["argv"] = json.loads(data["argv"])
+    data["status"] = RunStatus(data["status"])
     return Run(**data)

@@ -20,6 +20,7 @@ from mssante_conformance.console import access
 from mssante_conformance.console.forms import FIELDS, TARGET_OPERATOR, parse_submission
 from mssante_conformance.console.jobs import JOBS, JOBS_BY_ID
 from mssante_conformance.console.operator_setup import bouchon_facts
+from mssante_conformance.console.store import RunStatus
 from mssante_conformance.console.targets import target_key
 from mssante_conformance.console.worker import read_progress, read_report
 from mssante_conformance.report.render_labels import OUTCOME_LABELS, VERDICT_LABELS
@@ -29,8 +30,9 @@ from mssante_conformance.settings import build_settings, to_argv
 blueprint = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                       static_url_path="/static")
 
-STATUS_LABELS = {"queued": "En attente", "running": "En cours", "finished": "Terminé",
-                 "failed": "Échoué", "interrupted": "Interrompu"}
+STATUS_LABELS = {RunStatus.QUEUED: "En attente", RunStatus.RUNNING: "En cours",
+                 RunStatus.FINISHED: "Terminé", RunStatus.FAILED: "Échoué",
+                 RunStatus.INTERRUPTED: "Interrompu"}
 REPORT_FILES = {"html": ("report.html", "text/html"), "json": ("report.json", "application/json"),
                 "pdf": ("report.pdf", "application/pdf")}
 
@@ -172,7 +174,7 @@ def _run_view(run):
     """Everything the run page and its JSON show: progress as checks finish, then the report."""
     job = JOBS_BY_ID.get(run.job)
     catalog = load_catalog()
-    report = read_report(run.report_dir) if run.status == "finished" else None
+    report = read_report(run.report_dir) if run.status == RunStatus.FINISHED else None
     if report is not None:
         done = [{"id": c.get("id"), "outcome": c.get("outcome"), "reason": c.get("reason", ""),
                  "duration_s": c.get("duration_s")} for c in report.get("checks", [])]
@@ -212,7 +214,7 @@ def runs():
 def run(run_id):
     run = _visible_run(run_id)
     view = _run_view(run)
-    report = read_report(run.report_dir) if run.status == "finished" else None
+    report = read_report(run.report_dir) if run.status == RunStatus.FINISHED else None
     counts = (report.get("counts") or {}).get("outcomes", {}) if report else {}
     return render_template("console/run.html", run=run, job=JOBS_BY_ID.get(run.job), view=view,
                            counts=counts, report=report)
@@ -228,7 +230,7 @@ def progress(run_id):
 @access.login_required
 def report_file(run_id, fmt):
     run = _visible_run(run_id)
-    if fmt not in REPORT_FILES or run.status != "finished":
+    if fmt not in REPORT_FILES or run.status != RunStatus.FINISHED:
         abort(404, description="Rapport indisponible.")
     name, mimetype = REPORT_FILES[fmt]
     path = run.report_dir / name

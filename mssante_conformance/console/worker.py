@@ -25,31 +25,32 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mssante_conformance.console.store import ConsoleStore, Run
+from mssante_conformance.console.store import ConsoleStore, Run, RunStatus
 from mssante_conformance.exits import EXIT_NO_VERDICT, EXIT_USAGE, PROGRESS_FILE
 
 RUN_TIMEOUT_S = 45 * 60
 STDERR_TAIL = 2000
 
 
-def final_state(exit_code: int | None, report: dict | None, *, timed_out: bool = False) -> tuple[str, str | None, str]:
+def final_state(exit_code: int | None, report: dict | None, *,
+                timed_out: bool = False) -> tuple[RunStatus, str | None, str]:
     """``(status, verdict, message)`` of a run whose process has ended (or is gone).
 
     ``exit_code`` None means the process was lost (console crash, machine restart).
     """
     if report is not None and isinstance(report.get("verdict"), str):
-        return "finished", report["verdict"], ""
+        return RunStatus.FINISHED, report["verdict"], ""
     if timed_out:
-        return "interrupted", None, "Lancement arrêté : durée maximale dépassée"
+        return RunStatus.INTERRUPTED, None, "Lancement arrêté : durée maximale dépassée"
     if exit_code is None:
-        return "interrupted", None, "Lancement interrompu (processus disparu sans rapport)"
+        return RunStatus.INTERRUPTED, None, "Lancement interrompu (processus disparu sans rapport)"
     if exit_code == EXIT_USAGE:
-        return "failed", None, "Paramètres refusés par le harnais"
+        return RunStatus.FAILED, None, "Paramètres refusés par le harnais"
     if exit_code == EXIT_NO_VERDICT:
-        return "failed", None, "Aucun contrôle n'a été mené (suites absentes ou toutes désélectionnées)"
+        return RunStatus.FAILED, None, "Aucun contrôle n'a été mené (suites absentes ou toutes désélectionnées)"
     if exit_code < 0:
-        return "interrupted", None, f"Lancement interrompu (signal {-exit_code})"
-    return "interrupted", None, f"Lancement terminé sans rapport (code {exit_code})"
+        return RunStatus.INTERRUPTED, None, f"Lancement interrompu (signal {-exit_code})"
+    return RunStatus.INTERRUPTED, None, f"Lancement terminé sans rapport (code {exit_code})"
 
 
 def read_report(report_dir: Path) -> dict | None:
@@ -109,12 +110,12 @@ class RunWorker:
 
     def recover(self) -> None:
         """At start-up: settle runs left ``running`` by a previous console; re-queue ``queued``."""
-        for run in self.store.runs_with_status("running"):
+        for run in self.store.runs_with_status(RunStatus.RUNNING):
             if process_alive(run.pid, run.run_dir):
                 self._pool.submit(self._adopt, run.id)
             else:
                 self._settle(run, exit_code=None)
-        for run in self.store.runs_with_status("queued"):
+        for run in self.store.runs_with_status(RunStatus.QUEUED):
             self.submit(run.id)
 
     def shutdown(self, kill: bool = True) -> None:
@@ -126,7 +127,7 @@ class RunWorker:
     # ------------------------------------------------------------------ internals
     def _execute(self, run_id: str) -> None:
         run = self.store.run(run_id)
-        if run is None or run.status != "queued":
+        if run is None or run.status != RunStatus.QUEUED:
             return
         with self._target_lock(run.target_key):
             run.report_dir.mkdir(parents=True, exist_ok=True)
@@ -138,11 +139,11 @@ class RunWorker:
                     cwd=run.run_dir, env=self.env, start_new_session=True)
             except OSError as exc:
                 log.close()
-                self.store.update_run(run_id, status="failed", finished_at=time.time(),
+                self.store.update_run(run_id, status=RunStatus.FAILED, finished_at=time.time(),
                                       message=f"Lancement impossible : {exc.strerror}")
                 return
             self._children[run_id] = proc
-            self.store.update_run(run_id, status="running", started_at=time.time(), pid=proc.pid)
+            self.store.update_run(run_id, status=RunStatus.RUNNING, started_at=time.time(), pid=proc.pid)
             timed_out = False
             try:
                 proc.wait(timeout=RUN_TIMEOUT_S)
@@ -166,7 +167,7 @@ class RunWorker:
     def _settle(self, run: Run, exit_code: int | None, timed_out: bool = False) -> None:
         status, verdict, message = final_state(exit_code, read_report(run.report_dir),
                                                timed_out=timed_out)
-        if status == "failed" and exit_code == EXIT_USAGE:
+        if status == RunStatus.FAILED and exit_code == EXIT_USAGE:
             message += " : " + _log_tail(Path(run.run_dir) / "run.log")
         self.store.update_run(run.id, status=status, verdict=verdict, message=message,
                               exit_code=exit_code, finished_at=time.time())

@@ -6,8 +6,8 @@
 
 from mssante_conformance.reference.directory import Directory, Mailbox, load_directory
 from mssante_conformance.reference.operator import ReferenceOperator
-from mssante_conformance.reference.processes import ReferenceError
+from mssante_conformance.reference.processes import ReferenceOperatorError
 from mssante_conformance.reference.profiles import PROFILES, Profile, get_profile
 
-__all__ = ["Directory", "Mailbox", "PROFILES", "Profile", "ReferenceError", "ReferenceOperator",
+__all__ = ["Directory", "Mailbox", "PROFILES", "Profile", "ReferenceOperatorError", "ReferenceOperator",
            "get_profile", "load_directory"]

@@ -39,7 +39,7 @@ from mssante_conformance.pki import HARNESS_DOMAIN, TestPKI
 from mssante_conformance.reference import processes
 from mssante_conformance.reference.directory import Directory, Mailbox, load_directory, load_whitelist
 from mssante_conformance.reference.local_keys import KeyDictError, OtherIssuer, fetch_jwks, write_key_dict
-from mssante_conformance.reference.processes import ReferenceError
+from mssante_conformance.reference.processes import ReferenceOperatorError
 from mssante_conformance.reference.profiles import get_profile
 from mssante_conformance.reference.token_adapter import GrantAdapter
 
@@ -149,9 +149,9 @@ class ReferenceOperator:
     def start(self) -> "ReferenceOperator":
         with self._lock:
             if self._dovecot is not None:
-                raise ReferenceError("l'opérateur de référence est déjà démarré")
+                raise ReferenceOperatorError("l'opérateur de référence est déjà démarré")
             if os.geteuid() != 0:
-                raise ReferenceError("Dovecot et Postfix doivent être lancés en root (uid 0)")
+                raise ReferenceOperatorError("Dovecot et Postfix doivent être lancés en root (uid 0)")
             binaries = processes.require_binaries("dovecot", "postfix", "script")
             try:
                 self._prepare()
@@ -293,7 +293,7 @@ class ReferenceOperator:
             try:  # over HTTP(S), as a relying party would: works with a remote bouchon too
                 jwks = fetch_jwks(self.bouchon.jwks_uri, getattr(self.bouchon, "ca_file", None))
             except KeyDictError as exc:
-                raise ReferenceError(f"clés du bouchon indisponibles : {exc}") from None
+                raise ReferenceOperatorError(f"clés du bouchon indisponibles : {exc}") from None
         key_dict = conf / "jwt-keys"
         write_key_dict(key_dict, jwks, self.trusted_azps)
         env = Environment(loader=PackageLoader("mssante_conformance.reference", "templates"),

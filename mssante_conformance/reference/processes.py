@@ -37,7 +37,7 @@ START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
 
 
-class ReferenceError(RuntimeError):
+class ReferenceOperatorError(RuntimeError):
     """The reference operator could not start or stop; the message names the cause (French)."""
 
 
@@ -47,7 +47,7 @@ def require_binaries(*names: str) -> dict[str, str]:
         path = shutil.which(name) or next(
             (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)), None)
         if not path:
-            raise ReferenceError(
+            raise ReferenceOperatorError(
                 f"programme introuvable: {name} (installer dovecot-core dovecot-imapd "
                 "dovecot-submissiond dovecot-lmtpd postfix, voir scripts/bootstrap)")
         found[name] = path
@@ -66,8 +66,8 @@ def check_port_free(host: str, port: int, what: str) -> None:
             sock.bind((host, port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise ReferenceError(f"port déjà utilisé: {host}:{port} ({what})") from None
-            raise ReferenceError(f"impossible d'écouter sur {host}:{port} ({what}): {exc}") from None
+                raise ReferenceOperatorError(f"port déjà utilisé: {host}:{port} ({what})") from None
+            raise ReferenceOperatorError(f"impossible d'écouter sur {host}:{port} ({what}): {exc}") from None
 
 
 def is_listening(host: str, port: int) -> bool:
@@ -85,14 +85,14 @@ def wait_listening(process: subprocess.Popen | None, addresses: list[tuple[str, 
     pending = list(addresses)
     while pending:
         if process is not None and process.poll() is not None:
-            raise ReferenceError(
+            raise ReferenceOperatorError(
                 f"{what} s'est arrêté au démarrage (code {process.returncode}):\n{log_tail()}")
         pending = [a for a in pending if not is_listening(*a)]
         if not pending:
             return
         if time.monotonic() > deadline:
             missing = ", ".join(f"{h}:{p}" for h, p in pending)
-            raise ReferenceError(f"{what} n'écoute pas sur {missing} après {timeout:.0f} s:\n{log_tail()}")
+            raise ReferenceOperatorError(f"{what} n'écoute pas sur {missing} après {timeout:.0f} s:\n{log_tail()}")
         time.sleep(0.02)
 
 

@@ -29,6 +29,13 @@ def test_probe_faults_and_unknown_exceptions_are_errors():
     assert outcome is Outcome.ERROR and "KeyError" in reason
 
 
+def test_a_target_that_could_not_be_set_up_is_a_check_not_carried_out():
+    from mssante_conformance.target import TargetError
+
+    outcome, reason = classify_exception(TargetError("le puits MX n'a pas pu écouter"), "setup")
+    assert (outcome, reason) == (Outcome.ERROR, "contrôle non mené : le puits MX n'a pas pu écouter")
+
+
 def test_not_applicable():
     outcome, reason = classify_exception(NotApplicable(["bal", "mx"]), "setup")
     assert outcome is Outcome.NOT_APPLICABLE and "--bal" in reason and "--operator-mx" in reason

@@ -80,3 +80,36 @@ def smtp_server(tls_material):
     controller.handler_obj = handler
     yield controller
     controller.stop()
+
+
+# The MTA client's tests deliver to the harness's own sink, under the test PKI.
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    from mssante_conformance.pki import TestPKI
+
+    return TestPKI.ensure(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def make_sink(pki, tmp_path):
+    from mssante_conformance.mail.sink import MxSink
+    from mssante_conformance.pki import HARNESS_DOMAIN
+
+    sinks = []
+
+    def make(**options):
+        options.setdefault("maildir", tmp_path / f"maildir{len(sinks)}")
+        sink = MxSink("127.0.0.1", 0, domain=HARNESS_DOMAIN, cert_file=pki.harness_sink.cert,
+                      key_file=pki.harness_sink.key, ca_file=pki.ca_file, session_timeout=5,
+                      **options).start()
+        sinks.append(sink)
+        return sink
+
+    yield make
+    for sink in sinks:
+        sink.stop()
+
+
+@pytest.fixture
+def sink(make_sink):
+    return make_sink()

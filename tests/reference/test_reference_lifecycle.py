@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from mssante_conformance.reference import ReferenceError, ReferenceOperator
+from mssante_conformance.reference import ReferenceOperatorError, ReferenceOperator
 from mssante_conformance.reference.processes import pid_alive, require_binaries
 
 pytestmark = pytest.mark.slow
@@ -30,7 +30,7 @@ def _start_expecting_failure(op) -> None:
 
 
 def test_missing_binary_is_named():
-    with pytest.raises(ReferenceError, match="introuvable: dovecot-absent"):
+    with pytest.raises(ReferenceOperatorError, match="introuvable: dovecot-absent"):
         require_binaries("dovecot-absent")
 
 
@@ -40,7 +40,7 @@ def test_port_in_use_is_named(tmp_path, test_pki):
         busy.listen()
         port = busy.getsockname()[1]
         op = ReferenceOperator(tmp_path, NO_BOUCHON, ports={"imap": port}, pki=test_pki)
-        with pytest.raises(ReferenceError, match=f"port déjà utilisé: 127.0.0.2:{port}"):
+        with pytest.raises(ReferenceOperatorError, match=f"port déjà utilisé: 127.0.0.2:{port}"):
             _start_expecting_failure(op)
     assert op.pids == [] or not [p for p in op.pids if pid_alive(p)]
 
@@ -49,7 +49,7 @@ def test_failed_postfix_start_shows_postfix_error_and_leaves_nothing(tmp_path, t
     # Postfix refuses an interface it cannot find, and says so only on a terminal's stderr.
     op = ReferenceOperator(tmp_path, NO_BOUCHON, pki=test_pki,
                            postfix_overrides={"inet_interfaces": "127.0.0.3"})
-    with pytest.raises(ReferenceError) as error:
+    with pytest.raises(ReferenceOperatorError) as error:
         _start_expecting_failure(op)
     assert "Postfix" in str(error.value)
     assert "no local interface found for 127.0.0.3" in str(error.value)
@@ -62,7 +62,7 @@ def test_failed_dovecot_start_shows_dovecot_error(tmp_path, test_pki):
     shared = port.getsockname()[1]
     port.close()
     op = ReferenceOperator(tmp_path, NO_BOUCHON, ports={"imap": shared, "imaps": shared}, pki=test_pki)
-    with pytest.raises(ReferenceError, match="Dovecot") as error:
+    with pytest.raises(ReferenceOperatorError, match="Dovecot") as error:
         _start_expecting_failure(op)
     assert f"duplicate listener: {shared}" in str(error.value)
     assert not [p for p in op._known_pids if pid_alive(p)]

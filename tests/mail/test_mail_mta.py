@@ -7,9 +7,9 @@ import ssl
 import threading
 
 import pytest
-from sink_clients import SINK_DOMAIN
 
 from mssante_conformance.mail.mta import MtaOutcome, MtaStep, dot_stuff, parse_tls_version, send_as_mta
+from mssante_conformance.pki import HARNESS_DOMAIN as SINK_DOMAIN
 
 BAL = f"medecin.traitant@{SINK_DOMAIN}"
 
@@ -17,7 +17,7 @@ BAL = f"medecin.traitant@{SINK_DOMAIN}"
 def send(address, **options):
     options.setdefault("message", b"Subject: OPI-IN essai\r\n\r\ncorps\r\n")
     options.setdefault("rcpt_to", BAL)
-    return send_as_mta(*address, helo="mta.harnais.mssante.test", mail_from=f"robot@{SINK_DOMAIN}", timeout=3, **options)
+    return send_as_mta(*address, helo=f"mta.{SINK_DOMAIN}", mail_from=f"robot@{SINK_DOMAIN}", timeout=3, **options)
 
 
 def test_starttls_with_an_igc_sante_client_certificate_delivers(sink, pki):

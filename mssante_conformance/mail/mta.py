@@ -26,27 +26,25 @@ certificate is recorded unverified.
 
 from __future__ import annotations
 
-import socket
 import ssl
-import warnings
 from dataclasses import dataclass
 from email.message import Message
 from enum import Enum
 from pathlib import Path
 
 from . import breaker
-from . import deadline as check_deadline
-from .certificate import hostname_matches, summarize_certificate
 from .connection import LineSocket, connect_to
 from .errors import (
+    CertificateNotTrusted,
     CheckDeadlineExceeded,
     ConnectionFailed,
+    EndpointUnavailable,
     ProbeError,
     ProbeTimeout,
     ProtocolMismatch,
     TlsAlert,
 )
-from .tls import TlsInfo
+from .tls import TlsInfo, client_context, handshake
 from .transcript import Transcript
 
 MAX_LINE = 4096
@@ -173,20 +171,62 @@ def message_bytes(message: bytes | str | Message) -> bytes:
     return message.encode("utf-8") if isinstance(message, str) else bytes(message)
 
 
-class _Ended(Exception):
-    """Ends the session with a given outcome (internal control flow)."""
+# -- how a session ends ----------------------------------------------------------------------
+_O = MtaOutcome
+# A probe fault (raised by the shared connection and TLS code) ends the session: the first row
+# whose type matches gives the outcome and the French detail. ``{exc}``: the probe's one-line
+# reason; ``{step}``: the MTA step; ``{where}``: host:port; ``{t}``: the per-step timeout.
+# Two steps are irregular and have their own rows: at connect, silence is a connection without
+# answer; during the handshake, any fault but a timeout or plaintext is the MX turning TLS down.
+_ANY_STEP = (
+    (CheckDeadlineExceeded, _O.TIMEOUT, "{exc} (étape {step})"),
+    (ProbeTimeout, _O.TIMEOUT, "pas de réponse complète du MX en {t:g} s (étape {step})"),
+    (TlsAlert, _O.TLS_FAILED, "le MX a interrompu la session TLS (étape {step}) : {exc}"),
+    (ProtocolMismatch, _O.PROTOCOL_ERROR, "{exc} (étape {step})"),
+    (ProbeError, _O.DROPPED, "le MX a coupé la connexion (étape {step}) : {exc}"),
+)
+ENDINGS: dict[MtaStep | None, tuple[tuple[type[ProbeError], MtaOutcome, str], ...]] = {
+    MtaStep.CONNECT: (
+        (CheckDeadlineExceeded, _O.TIMEOUT, "{exc} (étape {step})"),
+        (ProbeTimeout, _O.TIMEOUT, "connexion à {where} sans réponse en {t:g} s"),
+        (EndpointUnavailable, _O.CONNECT_FAILED, "{exc}"),
+        (ConnectionFailed, _O.CONNECT_FAILED, "connexion impossible : {exc}"),
+    ),
+    MtaStep.TLS_HANDSHAKE: (
+        (CheckDeadlineExceeded, _O.TIMEOUT, "{exc} (étape {step})"),
+        (CertificateNotTrusted, _O.TLS_FAILED, "certificat du MX non vérifié : {exc.verify_error}"),
+        (ProbeTimeout, _O.TIMEOUT, "négociation TLS sans réponse en {t:g} s"),
+        (ProtocolMismatch, _O.PROTOCOL_ERROR, "{exc}"),
+        (ProbeError, _O.TLS_FAILED, "{exc}"),
+    ),
+    None: _ANY_STEP,
+}
 
-    def __init__(self, outcome: MtaOutcome, detail: str, reply: MtaReply | None = None) -> None:
+
+def ending(exc: ProbeError, step: MtaStep, where: str, timeout: float) -> tuple[MtaOutcome, str]:
+    """The outcome and detail of a session that ``exc`` ended at ``step`` (see :data:`ENDINGS`)."""
+    for kind, outcome, detail in ENDINGS.get(step, ENDINGS[None]):
+        if isinstance(exc, kind):
+            return outcome, detail.format(exc=exc, step=step.value, where=where, t=timeout)
+    raise AssertionError(f"no ending for {type(exc).__name__}")  # every table ends with ProbeError
+
+
+class _Refused(Exception):
+    """The MX answered, and not what the session needed: ends it with REFUSED."""
+
+    def __init__(self, detail: str, reply: MtaReply | None = None) -> None:
         super().__init__(detail)
-        self.outcome, self.detail, self.reply = outcome, detail, reply
+        self.detail, self.reply = detail, reply
 
 
 # -- the session -----------------------------------------------------------------------------
 class _MtaSession:
-    """One SMTP session on :class:`~.connection.LineSocket`: each reply line is bounded by
-    ``timeout`` as a whole (an MX that drips one byte every few seconds cannot hold it), and
-    every step by the check's deadline (:mod:`.deadline`). The run's circuit breaker
-    (:mod:`.breaker`) is consulted before connecting and told when the MX is unreachable or mute.
+    """One SMTP session on the shared :func:`~.connection.connect_to` and
+    :class:`~.connection.LineSocket` (each reply line bounded by ``timeout`` as a whole: an MX
+    that drips one byte every few seconds cannot hold it) and :func:`~.tls.handshake`; every
+    step is also bounded by the check's deadline (:mod:`.deadline`). Faults are the probes'
+    :class:`~.errors.ProbeError`; the run's circuit breaker (:mod:`.breaker`) is consulted
+    before connecting and told when the MX is unreachable or mute.
     """
 
     def __init__(self, host: str, port: int, timeout: float, transcript: Transcript) -> None:
@@ -196,35 +236,22 @@ class _MtaSession:
         self.io: LineSocket | None = None
         self.step = MtaStep.CONNECT
 
+    def _trip(self, exc: ProbeError) -> None:
+        """Tell the run's breaker the MX is unreachable or mute (not for a spent deadline)."""
+        if not isinstance(exc, CheckDeadlineExceeded):
+            outcome, detail = ending(exc, self.step, self.where, self.timeout)
+            breaker.trip(self.host, self.port, f"smtp://{self.where}", detail)
+
     def connect(self) -> None:
         trip = breaker.open_trip(self.host, self.port)
         if trip is not None:
-            raise _Ended(MtaOutcome.CONNECT_FAILED, trip.message())
+            raise EndpointUnavailable(trip.message(), step="connect")
         try:
             sock = connect_to(self.host, self.port, self.timeout)
         except ProbeError as exc:
-            ended = self._fail_io(exc)
-            if not isinstance(exc, CheckDeadlineExceeded):
-                breaker.trip(self.host, self.port, f"smtp://{self.where}", ended.detail)
-            raise ended from None
+            self._trip(exc)
+            raise
         self.io = LineSocket(sock, self.timeout, self.where, max_line=MAX_LINE)
-
-    def _fail_io(self, exc: ProbeError) -> _Ended:
-        where = self.step.value
-        if isinstance(exc, CheckDeadlineExceeded):
-            return _Ended(MtaOutcome.TIMEOUT, f"{exc} (étape {where})")
-        if isinstance(exc, ProbeTimeout):
-            if self.step is MtaStep.CONNECT:
-                return _Ended(MtaOutcome.TIMEOUT, f"connexion à {self.where} sans réponse en {self.timeout:g} s")
-            return _Ended(MtaOutcome.TIMEOUT, f"pas de réponse complète du MX en {self.timeout:g} s (étape {where})")
-        if isinstance(exc, ConnectionFailed):
-            return _Ended(MtaOutcome.CONNECT_FAILED, f"connexion impossible : {exc}")
-        if isinstance(exc, TlsAlert):
-            self.tr.note(f"alerte TLS : {exc}")
-            return _Ended(MtaOutcome.TLS_FAILED, f"le MX a interrompu la session TLS (étape {where}) : {exc}")
-        if isinstance(exc, ProtocolMismatch):
-            return _Ended(MtaOutcome.PROTOCOL_ERROR, f"ligne de réponse de plus de {MAX_LINE} octets (étape {where})")
-        return _Ended(MtaOutcome.DROPPED, f"le MX a coupé la connexion (étape {where}) : {exc}")
 
     def reply(self) -> MtaReply:
         assert self.io is not None
@@ -232,74 +259,45 @@ class _MtaSession:
         for _ in range(MAX_REPLY_LINES):
             try:
                 raw = self.io.readline_bytes(self.step.value)
-            except ProbeError as exc:
-                ended = self._fail_io(exc)
-                if (self.step is MtaStep.GREETING and isinstance(exc, ProbeTimeout)
-                        and not isinstance(exc, CheckDeadlineExceeded)):
-                    breaker.trip(self.host, self.port, f"smtp://{self.where}", ended.detail)  # mute MX
-                raise ended from None
+            except ProtocolMismatch:
+                raise ProtocolMismatch(f"ligne de réponse de plus de {MAX_LINE} octets",
+                                       step=self.step.value) from None
+            except ProbeTimeout as exc:
+                if self.step is MtaStep.GREETING:
+                    self._trip(exc)  # a mute MX
+                raise
             line = raw.decode("utf-8", "replace")
             self.tr.server(line)
             if len(line) < 3 or not line[:3].isdigit() or (len(line) > 3 and line[3] not in " -"):
-                raise _Ended(MtaOutcome.PROTOCOL_ERROR, f"réponse non SMTP du MX (étape {self.step.value}) : {line[:80]!r}")
+                raise ProtocolMismatch(f"réponse non SMTP du MX : {line[:80]!r}", step=self.step.value)
             texts.append(line[4:])
             if len(line) == 3 or line[3] == " ":
                 return MtaReply(int(line[:3]), "\n".join(texts))
-        raise _Ended(MtaOutcome.PROTOCOL_ERROR, f"réponse de plus de {MAX_REPLY_LINES} lignes (étape {self.step.value})")
+        raise ProtocolMismatch(f"réponse de plus de {MAX_REPLY_LINES} lignes", step=self.step.value)
 
     def send(self, data: bytes, shown: str | None = None) -> None:
         assert self.io is not None
         if shown is not None:
             self.tr.client(shown)
-        try:
-            self.io.send(data, self.step.value)
-        except ProbeError as exc:
-            raise self._fail_io(exc) from None
+        self.io.send(data, self.step.value)
 
     def command(self, step: MtaStep, line: str, ok: tuple[int, ...] = (250,)) -> MtaReply:
         self.step = step
         self.send(line.encode("utf-8", "surrogateescape") + b"\r\n", line)
         answer = self.reply()
         if answer.code not in ok:
-            raise _Ended(MtaOutcome.REFUSED, f"le MX a refusé à l'étape {step.value} : {answer}", answer)
+            raise _Refused(f"le MX a refusé à l'étape {step.value} : {answer}", answer)
         return answer
 
-    def starttls(self, context: ssl.SSLContext, ca_file: str | None) -> TlsInfo:
+    def starttls(self, tls: dict) -> TlsInfo:
         self.step = MtaStep.TLS_HANDSHAKE
         assert self.io is not None
         if self.io.buffered:
-            raise _Ended(MtaOutcome.PROTOCOL_ERROR, "le MX a envoyé des données en clair après 220 STARTTLS")
-        sock = self.io.sock
-        try:
-            # CPython bounds the whole handshake by the socket timeout, not each read.
-            sock.settimeout(check_deadline.budget(self.timeout, self.where, "tls"))
-            tls_sock = context.wrap_socket(sock, server_hostname=self.host)
-        except CheckDeadlineExceeded as exc:
-            raise _Ended(MtaOutcome.TIMEOUT, f"{exc} (étape {self.step.value})") from None
-        except ssl.SSLCertVerificationError as exc:
-            raise _Ended(MtaOutcome.TLS_FAILED, f"certificat du MX non vérifié : {exc.verify_message or exc}") from None
-        except (TimeoutError, socket.timeout):
-            raise _Ended(MtaOutcome.TIMEOUT, f"négociation TLS sans réponse en {self.timeout:g} s") from None
-        except ssl.SSLError as exc:
-            raise _Ended(MtaOutcome.TLS_FAILED, f"échec de la négociation TLS : {exc.reason or exc}") from None
-        except OSError as exc:
-            raise _Ended(MtaOutcome.TLS_FAILED, f"connexion coupée pendant la négociation TLS : {exc.strerror or exc}") from None
+            raise ProtocolMismatch("le MX a envoyé des données en clair après 220 STARTTLS",
+                                   step=self.step.value)
+        tls_sock, info = handshake(self.io.sock, self.host, timeout=self.timeout,
+                                   step=self.step.value, **tls)
         self.io.replace_socket(tls_sock)
-        der = tls_sock.getpeercert(binary_form=True)
-        cipher = tls_sock.cipher() or ("", "", 0)
-        verified = context.verify_mode == ssl.CERT_REQUIRED
-        info = TlsInfo(
-            host=self.host,
-            version=tls_sock.version() or "",
-            cipher=cipher[0],
-            bits=cipher[2] or 0,
-            certificate=summarize_certificate(der) if der else None,
-            verified=verified,
-            verify_error=None if verified else "vérification non demandée (pas de ca_file)",
-            hostname_matched=hostname_matches(der, self.host) if der else False,
-            ca_file=ca_file,
-            client_certificate=context_has_client_cert(context),
-        )
         self.tr.tls(info)
         return info
 
@@ -308,32 +306,22 @@ class _MtaSession:
             self.io.close()
 
 
-def context_has_client_cert(context: ssl.SSLContext) -> bool:
-    return bool(getattr(context, "_mssante_client_cert", False))
-
-
-def mta_tls_context(
+def mta_tls_options(
     *, client_cert: str | Path | None, client_key: str | Path | None, ca_file: str | Path | None, tls_version=None
-) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    if ca_file:
-        context.load_verify_locations(cafile=str(ca_file))
-        context.verify_mode = ssl.CERT_REQUIRED
-    else:
-        context.verify_mode = ssl.CERT_NONE
-    versions = tls_range(tls_version)
-    if versions:
-        low, high = versions
-        if low < ssl.TLSVersion.TLSv1_2:
-            context.set_ciphers("ALL:@SECLEVEL=0")
-        with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated: probing them is the point
-            warnings.simplefilter("ignore", DeprecationWarning)
-            context.minimum_version, context.maximum_version = low, high
-    if client_cert:
-        context.load_cert_chain(str(client_cert), str(client_key) if client_key else None)
-    context._mssante_client_cert = bool(client_cert)  # type: ignore[attr-defined]
-    return context
+) -> dict:
+    """The :func:`~.tls.handshake` options of the harness MTA: the MX certificate verified
+    against ``ca_file`` when given (never its host name: MXs are reached by IP here), the
+    client certificate presented, the versions offered. Checked here, before any connection:
+    an unknown version or an unreadable certificate is the caller's mistake, not the MX's."""
+    low, high = tls_range(tls_version) or (None, None)
+    options = dict(
+        verify=bool(ca_file), ca_file=str(ca_file) if ca_file else None, check_hostname=False,
+        client_cert=(str(client_cert), str(client_key) if client_key else None) if client_cert else None,
+        verify_error=None if ca_file else "vérification non demandée (pas de ca_file)",
+        min_version=low, max_version=high,
+    )
+    client_context(**{k: v for k, v in options.items() if k != "verify_error"})
+    return options
 
 
 def _extensions(reply: MtaReply) -> tuple[str, ...]:
@@ -359,8 +347,8 @@ def send_as_mta(
     recipients = [rcpt_to] if isinstance(rcpt_to, str) else list(rcpt_to)
     # A bad local parameter (unknown TLS version, unreadable certificate) is the caller's
     # mistake, not the MX's: raise it before any connection.
-    context = (
-        mta_tls_context(client_cert=client_cert, client_key=client_key, ca_file=ca_file, tls_version=tls_version)
+    tls_options = (
+        mta_tls_options(client_cert=client_cert, client_key=client_key, ca_file=ca_file, tls_version=tls_version)
         if starttls
         else None
     )
@@ -376,13 +364,13 @@ def send_as_mta(
         session.step = MtaStep.GREETING
         last = session.reply()
         if last.code != 220:
-            raise _Ended(MtaOutcome.REFUSED, f"accueil du MX : {last}", last)
+            raise _Refused(f"accueil du MX : {last}", last)
         last = session.command(MtaStep.EHLO, f"EHLO {helo}")
         extensions = _extensions(last)
         starttls_offered = "STARTTLS" in extensions
-        if context is not None:
+        if tls_options is not None:
             last = session.command(MtaStep.STARTTLS, "STARTTLS", ok=(220,))
-            tls = session.starttls(context, str(ca_file) if ca_file else None)
+            tls = session.starttls(tls_options)
             last = session.command(MtaStep.EHLO_AFTER_TLS, f"EHLO {helo}")
             extensions = _extensions(last)
         last = session.command(MtaStep.MAIL, f"MAIL FROM:<{mail_from}>")
@@ -394,7 +382,7 @@ def send_as_mta(
             rcpt_replies.append((recipient, last))
             accepted += last.code in (250, 251)
         if not accepted:
-            raise _Ended(MtaOutcome.REFUSED, f"le MX a refusé tous les destinataires : {last}", last)
+            raise _Refused(f"le MX a refusé tous les destinataires : {last}", last)
         last = session.command(MtaStep.DATA, "DATA", ok=(354,))
         session.step = MtaStep.MESSAGE
         payload = dot_stuff(message_bytes(message))
@@ -402,16 +390,21 @@ def send_as_mta(
         session.send(b"", ".")
         last = session.reply()
         if last.code // 100 != 2:
-            raise _Ended(MtaOutcome.REFUSED, f"le MX a refusé le message : {last}", last)
+            raise _Refused(f"le MX a refusé le message : {last}", last)
         outcome, detail = MtaOutcome.DELIVERED, f"message accepté par le MX : {last}"
         try:  # QUIT is a courtesy: its fate does not change the outcome
             session.send(b"QUIT\r\n", "QUIT")
             session.reply()
-        except _Ended:
+        except (ProbeError, _Refused):
             pass
-    except _Ended as end:
-        outcome, detail = end.outcome, end.detail
-        last = end.reply if end.reply is not None else (None if end.outcome is not MtaOutcome.REFUSED else last)
+    except _Refused as refusal:
+        outcome, detail = MtaOutcome.REFUSED, refusal.detail
+        last = refusal.reply if refusal.reply is not None else last
+        transcript.note(detail)
+    except ProbeError as exc:
+        if isinstance(exc, TlsAlert):
+            transcript.note(f"alerte TLS : {exc}")
+        outcome, detail = ending(exc, session.step, session.where, timeout)
         transcript.note(detail)
     finally:
         session.close()

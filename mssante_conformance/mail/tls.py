@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import warnings
 from dataclasses import dataclass
 
 from . import deadline as check_deadline
@@ -65,14 +66,37 @@ class TlsInfo:
 
 
 def client_context(
-    *, verify: bool, ca_file: str | None = None, client_cert: tuple[str, str] | None = None
+    *,
+    verify: bool,
+    ca_file: str | None = None,
+    client_cert: tuple[str, str | None] | None = None,
+    check_hostname: bool = True,
+    min_version: ssl.TLSVersion | None = None,
+    max_version: ssl.TLSVersion | None = None,
 ) -> ssl.SSLContext:
-    if verify:
+    """A client context: the chain verified against ``ca_file`` (or the system store) when
+    ``verify``, the host name too unless ``check_hostname`` is False (an MX reached by IP);
+    ``min_version``/``max_version`` bound the versions offered (below TLS 1.2, OpenSSL 3 needs
+    ``@SECLEVEL=0``, set here: offering them is what a probe of legacy TLS is for)."""
+    if verify and check_hostname:
         context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
     else:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
+        if not verify:
+            context.verify_mode = ssl.CERT_NONE
+        elif ca_file:
+            context.load_verify_locations(cafile=ca_file)
+        else:
+            context.load_default_certs()
+    if min_version is not None and min_version < ssl.TLSVersion.TLSv1_2:
+        context.set_ciphers("ALL:@SECLEVEL=0")
+    with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated: probing them is the point
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if min_version is not None:
+            context.minimum_version = min_version
+        if max_version is not None:
+            context.maximum_version = max_version
     if client_cert:
         context.load_cert_chain(*client_cert)
     return context
@@ -85,15 +109,21 @@ def handshake(
     timeout: float,
     verify: bool = True,
     ca_file: str | None = None,
-    client_cert: tuple[str, str] | None = None,
+    client_cert: tuple[str, str | None] | None = None,
     verify_error: str | None = None,
     step: str = "tls",
+    check_hostname: bool = True,
+    min_version: ssl.TLSVersion | None = None,
+    max_version: ssl.TLSVersion | None = None,
 ) -> tuple[ssl.SSLSocket, TlsInfo]:
     """TLS handshake on a connected socket; returns the TLS socket and what was negotiated.
 
-    ``verify_error``: on an unverified retry, the reason the verifying attempt failed.
+    ``verify_error``: on an unverified retry, the reason the verifying attempt failed (or why
+    there was no verification). The other options are :func:`client_context`'s.
     """
-    context = client_context(verify=verify, ca_file=ca_file, client_cert=client_cert)
+    context = client_context(verify=verify, ca_file=ca_file, client_cert=client_cert,
+                             check_hostname=check_hostname, min_version=min_version,
+                             max_version=max_version)
     try:
         # CPython bounds the whole handshake by the socket timeout (not each read): a peer
         # that drips its handshake cannot outlast it, nor the check's deadline.

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from mail_peers import BAL, VALID_TOKEN
+from mail_peers import BAL, VALID_TOKEN, server_context
 from mssante_conformance.mail import deadline as check_deadline
 from mssante_conformance.mail import breaker
 from mssante_conformance.mail.classify import AuthOutcome
@@ -210,6 +210,65 @@ def test_mta_against_an_mx_that_drips_its_greeting(serve):
     print(f"\ndripping MX: {d.outcome.value} at {d.step.value} after {time.monotonic() - started:.2f} s")
     assert (d.outcome, d.step) == (MtaOutcome.TIMEOUT, MtaStep.GREETING), d.detail
     assert "pas de réponse complète" in d.detail
+
+
+def _drip(peer, line: bytes, every: float = 1.0) -> None:
+    """Send ``line`` one byte every ``every`` seconds, until it is done or the client left."""
+    for byte in line:
+        if peer.server._stop.is_set():
+            return
+        peer.conn.sendall(bytes([byte]))
+        time.sleep(every)
+
+
+def _up_to_starttls(peer) -> None:
+    peer.say("220 mx.hostile.test ESMTP")
+    peer.hear()  # EHLO
+    peer.say("250-mx.hostile.test", "250 STARTTLS")
+    peer.hear()  # STARTTLS
+    peer.say("220 2.0.0 go ahead")
+
+
+# One byte a second, each read answered in time: without a bound on the whole line (or the
+# whole handshake) these MXs would hold the inbound checks for as long as their line lasts.
+@pytest.mark.parametrize("where, step", [
+    ("handshake", MtaStep.TLS_HANDSHAKE),  # a TLS record header, then its body, dripped
+    ("inside_tls", MtaStep.EHLO_AFTER_TLS),  # the EHLO reply on the established TLS session
+])
+def test_mta_against_an_mx_that_drips_one_byte_a_second_in_tls(serve, tls_material, where, step):
+    context = server_context(tls_material)
+
+    def drip(server, peer):
+        _up_to_starttls(peer)
+        if where == "handshake":
+            _drip(peer, b"\x16\x03\x03\x00\x40" + bytes(64))
+        else:
+            peer.starttls(context)
+            peer.hear()  # EHLO after TLS
+            _drip(peer, b"250 mx.hostile.test one byte a second, for a minute\r\n")
+
+    srv = serve(drip)
+    started = time.monotonic()
+    d = send_as_mta("127.0.0.1", srv.port, helo="h", mail_from="a@b.test", rcpt_to="c@d.test",
+                    message=b"Subject: x\r\n\r\nx\r\n", timeout=2)
+    elapsed = time.monotonic() - started
+    print(f"\nMX dripping ({where}): {d.outcome.value} at {d.step.value} after {elapsed:.2f} s")
+    assert (d.outcome, d.step) == (MtaOutcome.TIMEOUT, step), d.detail
+    assert elapsed < 30  # far below the minute the dripped line lasts: the bound held
+
+
+def test_mta_against_an_mx_that_drips_one_byte_a_second_past_the_check_deadline(serve):
+    def drip(server, peer):
+        peer.say("220-mx.hostile.test")
+        while not server._stop.is_set():  # complete lines, each in time: only the deadline ends it
+            _drip(peer, b"220-encore\r\n", every=0.1)
+
+    srv = serve(drip)
+    with check_deadline.scope(check_deadline.Deadline(2, "OPI-IN-01")):
+        d = send_as_mta("127.0.0.1", srv.port, helo="h", mail_from="a@b.test", rcpt_to="c@d.test",
+                        message=b"x", starttls=False, timeout=5)
+    assert (d.outcome, d.step) == (MtaOutcome.TIMEOUT, MtaStep.GREETING), d.detail
+    assert "OPI-IN-01" in d.detail
 
 
 def test_mta_within_the_check_deadline(serve):

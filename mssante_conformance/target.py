@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,14 @@ class TargetError(Exception):
     checks that need it are not carried out (``error``, see ``plugin.classify_exception``)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Target:
-    imap: list  # list[Endpoint]
-    smtp: list
+    """Everything a check aims at and runs with, fixed for the run: the operator's endpoints and
+    parameters, the harness's own pieces (bouchon, sink, PKI) and the run's parameters (profile,
+    timeouts, modes). Built once by :meth:`from_settings`; checks read it, never settings."""
+
+    imap: tuple  # tuple[Endpoint, ...]
+    smtp: tuple
     bal: str | None
     idnat: str | None
     other_idnat: str | None
@@ -37,10 +41,13 @@ class Target:
     mx: Any  # Endpoint | None
     bouchon: Any  # psc.BouchonPort: Bouchon (embedded) or RemoteBouchon
     secrets: SecretRegistry
-    network_timeout: float = 10.0
-    delivery_timeout: float = 60.0
-    tls_transition: str = "during"
-    outbound_mode: str = "auto"  # auto: the harness submits through the API LPS; manual: the operator sends
+    workdir: Path  # private files of the run (bouchon store, PKI, sink), removed at the end
+    # the run's parameters (from RunSettings)
+    profile: str  # full | monitoring (no delivery to the operator's BALs, no valid-token control)
+    network_timeout: float
+    delivery_timeout: float
+    tls_transition: str
+    outbound_mode: str  # auto: the harness submits through the API LPS; manual: the operator sends
     foreign_client: tuple[str, str] | None = None  # (cert, key) under a CA outside IGC Santé
     expired_client: tuple[str, str] | None = None  # (cert, key) of the operator's CA, expired
     reference: Any = None  # ReferenceOperator when embedded
@@ -51,12 +58,23 @@ class Target:
     trusted_domains: tuple[str, ...] = ()  # the trust-space whitelist
     pki: Any = None  # the harness's test PKI (TestPKI)
     trust_anchors: Any = None  # TrustAnchors: the IGC Santé CAs (--trust-anchors; reference: its test PKI)
-    workdir: Path | None = None  # private files of the run (bouchon store, PKI, sink), removed at the end
+
+    @classmethod
+    def from_settings(cls, settings: RunSettings, **resolved) -> "Target":
+        """The target: what was resolved (endpoints, identities, bouchon, sink…) and the run's
+        parameters, taken from ``settings``."""
+        return cls(
+            **resolved,
+            profile=settings.profile,
+            network_timeout=settings.network_timeout,
+            delivery_timeout=settings.delivery_timeout,
+            tls_transition=settings.tls_transition,
+            outbound_mode=settings.outbound_mode,
+        )
 
     @property
     def sink_available(self) -> bool:
         return self.sink is not None
-    extra: dict = field(default_factory=dict)
 
     @property
     def endpoints(self) -> list:
@@ -91,8 +109,8 @@ def _split_endpoints(urls):
 
     endpoints = [parse_operator_url(u) for u in urls]
     return (
-        [e for e in endpoints if e.protocol == "imap"],
-        [e for e in endpoints if e.protocol == "smtp"],
+        tuple(e for e in endpoints if e.protocol == "imap"),
+        tuple(e for e in endpoints if e.protocol == "smtp"),
     )
 
 
@@ -126,15 +144,9 @@ def open_target(settings: RunSettings, secrets: SecretRegistry):
         workdir = Path(tempfile.mkdtemp(prefix="mssante-conformance-"))
         stack.callback(shutil.rmtree, workdir, ignore_errors=True)
         if settings.embedded_reference:
-            target = _embedded_reference(settings, secrets, stack, workdir)
+            yield _embedded_reference(settings, secrets, stack, workdir)
         else:
-            target = _named_operator(settings, secrets, stack, workdir)
-        target.workdir = workdir
-        target.network_timeout = settings.network_timeout
-        target.delivery_timeout = settings.delivery_timeout
-        target.tls_transition = settings.tls_transition
-        target.outbound_mode = settings.outbound_mode
-        yield target
+            yield _named_operator(settings, secrets, stack, workdir)
 
 
 def _start_bouchon(settings: RunSettings, stack, workdir: Path):
@@ -178,7 +190,9 @@ def _named_operator(settings, secrets, stack, workdir) -> Target:
             trusted = tuple(TrustWhitelist.load(settings.trust_whitelist).domains)
         except WhitelistError as exc:
             raise TargetError(f"--trust-whitelist : {exc}") from exc
-    return Target(
+    return Target.from_settings(
+        settings,
+        workdir=workdir,
         imap=imap,
         smtp=smtp,
         bal=settings.bal,
@@ -279,7 +293,9 @@ def _embedded_reference(settings, secrets, stack, workdir) -> Target:
     mailbox = personal[0]
     holder = sorted(mailbox.holders)[0]
     auth_cli = getattr(operator, "auth_cli", None)
-    return Target(
+    return Target.from_settings(
+        settings,
+        workdir=workdir,
         imap=imap,
         smtp=smtp,
         bal=settings.bal or mailbox.address,

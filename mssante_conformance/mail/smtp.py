@@ -114,7 +114,7 @@ class SmtpProbe(TlsSessionProbe):
 
     >>> with SmtpProbe("smtp://127.0.0.2:1587", ca_file=ca) as p:
     ...     p.connect(); p.ehlo(); p.starttls(); p.ehlo()
-    ...     attempt = p.auth_xoauth2(bal, token)
+    ...     attempt = p.authenticate_xoauth2(bal, token)
     """
 
     protocol = "smtp"
@@ -191,22 +191,22 @@ class SmtpProbe(TlsSessionProbe):
         return self.tls_info  # type: ignore[return-value]
 
     # -------------------------------------------------------------- authentication
-    def auth_xoauth2(self, user: str, token: str, *, initial_response: bool = True, answer_challenge: bool = True) -> AuthAttempt:
+    def authenticate_xoauth2(self, user: str, token: str, *, initial_response: bool = True, answer_challenge: bool = True) -> AuthAttempt:
         self.transcript.add_secret(token)
-        return self.auth_raw(XOAUTH2, xoauth2_initial_response(user, token), initial_response=initial_response, answer_challenge=answer_challenge)
+        return self.authenticate_raw(XOAUTH2, xoauth2_initial_response(user, token), initial_response=initial_response, answer_challenge=answer_challenge)
 
-    def auth_oauthbearer(self, user: str, token: str, *, initial_response: bool = True) -> AuthAttempt:
+    def authenticate_oauthbearer(self, user: str, token: str, *, initial_response: bool = True) -> AuthAttempt:
         self.transcript.add_secret(token)
         payload = oauthbearer_initial_response(user, token, self.endpoint.host, self.endpoint.port)
-        return self.auth_raw(OAUTHBEARER, payload, initial_response=initial_response, challenge_answer=OAUTHBEARER_ABORT)
+        return self.authenticate_raw(OAUTHBEARER, payload, initial_response=initial_response, challenge_answer=OAUTHBEARER_ABORT)
 
-    def auth_plain(self, user: str, password: str) -> AuthAttempt:
+    def authenticate_plain(self, user: str, password: str) -> AuthAttempt:
         """``AUTH PLAIN`` (to prove it is refused before TLS). The password is redacted."""
         self.transcript.add_secret(password)
         payload = base64.b64encode(f"\0{user}\0{password}".encode("utf-8")).decode("ascii")
-        return self.auth_raw("PLAIN", payload)
+        return self.authenticate_raw("PLAIN", payload)
 
-    def auth_raw(
+    def authenticate_raw(
         self,
         mechanism: str,
         payload: str | None,

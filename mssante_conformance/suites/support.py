@@ -70,6 +70,10 @@ def smtp_session(target: Target, evidence: Evidence, endpoint, *, tls: bool = Tr
         probe.quit()
 
 
+# The session helper of each protocol: both probes name the same acts the same way.
+SESSIONS = {"imap": imap_session, "smtp": smtp_session}
+
+
 def _str(path) -> str | None:
     return str(path) if path else None
 
@@ -154,12 +158,8 @@ class TokenTrial:
         """XOAUTH2 with a fresh token of ``variant`` on ``endpoint`` (``imap`` or ``smtp``)."""
         minted = self.target.mint(variant, idnat=idnat)
         since = time.time()
-        session = imap_session if protocol == "imap" else smtp_session
-        with session(self.target, self.evidence, endpoint, label=label or f"jeton {variant}") as p:
-            if protocol == "imap":
-                attempt = p.authenticate_xoauth2(self.target.bal, minted.token)
-            else:
-                attempt = p.auth_xoauth2(self.target.bal, minted.token)
+        with SESSIONS[protocol](self.target, self.evidence, endpoint, label=label or f"jeton {variant}") as p:
+            attempt = p.authenticate_xoauth2(self.target.bal, minted.token)
         self._record(endpoint, variant, minted, attempt, since)
         return attempt
 
@@ -185,11 +185,11 @@ def assert_valid_accepted(trial: TokenTrial, protocol: str, endpoint) -> AuthAtt
     return attempt
 
 
-def control_valid_token(trial: TokenTrial, protocol: str, endpoint, settings) -> None:
+def control_valid_token(trial: TokenTrial, protocol: str, endpoint) -> None:
     """Positive control before a rejection check: a refusal proves something only if a valid
     token is accepted on the same endpoint. Skipped in the monitoring profile (the operator
     does not trust the bouchon there), which the evidence says."""
-    if settings.profile == "monitoring" or not trial.target.bal or not trial.target.idnat:
+    if trial.target.profile == "monitoring" or not trial.target.bal or not trial.target.idnat:
         trial.evidence.fact("témoin", "sans témoin (profil monitoring) : le refus n'est pas comparé "
                                        "à l'acceptation d'un jeton valide")
         return
@@ -250,13 +250,12 @@ def envelope_answer(p, steps) -> tuple[Answer, str, str, str | None]:
     return Answer.ACCEPTED, "250", "MAIL FROM, RCPT TO et DATA acceptés", None
 
 
-def assert_token_refused(trial: TokenTrial, protocol: str, variant: str, settings, *,
+def assert_token_refused(trial: TokenTrial, protocol: str, variant: str, *,
                          idnat: str | None = None, what: str, kinds=("imap_no_bad",)) -> None:
     """Every endpoint of ``protocol`` refuses a token of ``variant`` (after the control), with
     an answer ``kinds`` counts as a refusal (the check's catalog ``refusal``)."""
-    endpoints = trial.target.imap if protocol == "imap" else trial.target.smtp
-    for endpoint in endpoints:
-        control_valid_token(trial, protocol, endpoint, settings)
+    for endpoint in getattr(trial.target, protocol):
+        control_valid_token(trial, protocol, endpoint)
 
         def once():
             try:

@@ -146,7 +146,7 @@ def test_smtp_endless_334_ends_as_a_protocol_violation(serve):
     with SmtpProbe(f"smtp://127.0.0.1:{srv.port}", timeout=5) as probe:
         probe.connect()
         probe.ehlo()
-        attempt = probe.auth_xoauth2(BAL, VALID_TOKEN)
+        attempt = probe.authenticate_xoauth2(BAL, VALID_TOKEN)
         assert attempt.outcome is AuthOutcome.PROTOCOL_VIOLATION and attempt.status == "334"
         assert probe.quit() is None  # closed after the abandoned exchange
     assert len(srv.received) <= 2 + 3  # EHLO, AUTH, at most MAX_CHALLENGES answers

@@ -84,13 +84,13 @@ def test_smtp_submission(operator, tokens):
     with _smtp(op) as p:
         p.connect()
         assert p.ehlo().starttls
-        before = p.auth_xoauth2(bal, VALID)
+        before = p.authenticate_xoauth2(bal, VALID)
         assert before.rejected and before.code == "PRIVACYREQUIRED" and before.status in ("523", "530")
         assert p.starttls().verified
         assert "XOAUTH2" in p.ehlo().auth_mechanisms
-        bad = p.auth_xoauth2(bal, INACTIVE)
+        bad = p.authenticate_xoauth2(bal, INACTIVE)
         assert (bad.status, bad.code) == ("535", "AUTHENTICATIONFAILED") and bad.followed_failure_convention
-        assert p.auth_xoauth2(bal, VALID).accepted
+        assert p.authenticate_xoauth2(bal, VALID).accepted
         p.quit()
     with _smtp(op, "smtps") as p:
         p.connect()

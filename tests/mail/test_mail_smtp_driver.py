@@ -19,7 +19,7 @@ def test_before_tls_auth_is_refused(smtp_server, tls_material):
         assert p.connect().code == 220
         ehlo = p.ehlo()
         assert ehlo.ok and ehlo.starttls and not ehlo.auth_mechanisms
-        attempt = p.auth_xoauth2(BAL, VALID_TOKEN)
+        attempt = p.authenticate_xoauth2(BAL, VALID_TOKEN)
         assert attempt.outcome is AuthOutcome.REJECTED and attempt.code == "PRIVACYREQUIRED"
         assert attempt.status in ("530", "538")
         assert p.mail_from(BAL).code == 530
@@ -34,7 +34,7 @@ def test_starttls_xoauth2_and_a_message(smtp_server, tls_material):
         assert info.verified and info.hostname_matched
         ehlo = p.ehlo()
         assert "XOAUTH2" in ehlo.auth_mechanisms and not ehlo.starttls
-        attempt = p.auth_xoauth2(BAL, VALID_TOKEN)
+        attempt = p.authenticate_xoauth2(BAL, VALID_TOKEN)
         assert attempt.accepted and attempt.status == "235"
         assert p.mail_from(BAL).code == 250
         assert p.rcpt_to("autre@op.test").code == 250
@@ -53,11 +53,11 @@ def test_failure_convention_334_empty_line_535(smtp_server, tls_material):
         p.ehlo()
         p.starttls()
         p.ehlo()
-        attempt = p.auth_xoauth2(BAL, BAD_TOKEN)
+        attempt = p.authenticate_xoauth2(BAL, BAD_TOKEN)
         assert (attempt.outcome, attempt.status, attempt.code) == (AuthOutcome.REJECTED, "535", "AUTHENTICATIONFAILED")
         assert attempt.challenge.status == "401" and attempt.followed_failure_convention
         assert p.noop().code == 250  # still usable
-        assert p.auth_xoauth2(BAL, VALID_TOKEN, initial_response=False).accepted
+        assert p.authenticate_xoauth2(BAL, VALID_TOKEN, initial_response=False).accepted
     assert BAD_TOKEN not in json.dumps(p.transcript.to_dict())
 
 
@@ -69,9 +69,9 @@ def test_malformed_and_cancelled(smtp_server, tls_material, payload, status):
         p.starttls()
         p.ehlo()
         if payload is None:
-            attempt = p.auth_xoauth2(BAL, BAD_TOKEN, answer_challenge=False)
+            attempt = p.authenticate_xoauth2(BAL, BAD_TOKEN, answer_challenge=False)
         else:
-            attempt = p.auth_raw("XOAUTH2", payload)
+            attempt = p.authenticate_raw("XOAUTH2", payload)
         assert attempt.rejected and attempt.status == status
 
 

@@ -75,8 +75,8 @@ def test_no_auth_before_tls(target, evidence, request):
             try:
                 with smtp_session(target, evidence, endpoint, tls=False, label=f"{mechanism} avant STARTTLS") as p:
                     evidence.fact(f"{endpoint.url} / EHLO avant TLS", p.features.to_dict())
-                    attempt = (p.auth_xoauth2(target.bal, token) if token
-                               else p.auth_plain(target.bal or "test@example.test", "mot-de-passe-de-test"))
+                    attempt = (p.authenticate_xoauth2(target.bal, token) if token
+                               else p.authenticate_plain(target.bal or "test@example.test", "mot-de-passe-de-test"))
             except ProbeError as exc:
                 return (*probe_error_answer(exc), str(exc))
             return (*auth_answer(attempt), said(attempt))
@@ -117,7 +117,7 @@ def test_valid_token_and_message_from_the_bal_accepted(target, evidence):
         token = target.mint("valid")
         since = time.time()
         with smtp_session(target, evidence, endpoint, label="jeton valide, envoi depuis la BAL") as p:
-            attempt = p.auth_xoauth2(target.bal, token.token)
+            attempt = p.authenticate_xoauth2(target.bal, token.token)
             calls = bouchon_calls_since(target, since)
             evidence.fact(f"{endpoint.url} / appels au bouchon", calls)
             assert attempt.accepted, (
@@ -143,14 +143,14 @@ def test_valid_token_and_message_from_the_bal_accepted(target, evidence):
     "LPS-SMTP-11": "tampered_payload",
     "LPS-SMTP-15": "revoked",
 }))
-def test_token_rejected(trial, settings, variant, request):
-    assert_token_refused(trial, "smtp", variant, settings, what=REFUSED_VARIANTS[variant],
+def test_token_rejected(trial, variant, request):
+    assert_token_refused(trial, "smtp", variant, what=REFUSED_VARIANTS[variant],
                          kinds=refusal_kinds(request))
 
 
 @pytest.mark.check("LPS-SMTP-12")
-def test_token_of_another_professional_rejected(trial, target, settings, request):
-    assert_token_refused(trial, "smtp", "valid", settings, idnat=target.other_idnat,
+def test_token_of_another_professional_rejected(trial, target, request):
+    assert_token_refused(trial, "smtp", "valid", idnat=target.other_idnat,
                          what=f"le jeton valide d'un non-titulaire (IDNAT {target.other_idnat})",
                          kinds=refusal_kinds(request))
 
@@ -170,7 +170,7 @@ def test_mail_from_another_bal_refused(target, evidence, trial, request):
             token = target.mint("valid")
             try:
                 with smtp_session(target, evidence, endpoint, label="MAIL FROM d'une autre BAL") as p:
-                    attempt = p.auth_xoauth2(target.bal, token.token)
+                    attempt = p.authenticate_xoauth2(target.bal, token.token)
                     if not attempt.accepted:
                         raise CheckNotCarriedOut(f"{endpoint.url} : le jeton valide du titulaire est refusé "
                                                  f"({said(attempt)}), MAIL FROM ne peut pas être éprouvé")

@@ -11,15 +11,15 @@ from mssante_conformance.suites.operator_interface.exchanges import Inbound, Out
 
 
 @pytest.fixture(scope="session")
-def inbound(target, settings) -> Inbound:
+def inbound(target) -> Inbound:
     """The harness as a trust-space MTA towards the operator's MX (acts lazily)."""
-    return Inbound(target, settings)
+    return Inbound(target)
 
 
 @pytest.fixture(scope="session")
-def outbound(target, settings, request) -> Outbound:
+def outbound(target, request) -> Outbound:
     """The outbound delivery shared by OPI-OUT-01…04 (acts lazily, once)."""
-    return Outbound(target, settings, announcer(request.config))
+    return Outbound(target, announcer(request.config))
 
 
 def announcer(config):

@@ -19,12 +19,13 @@ from email.utils import formatdate, make_msgid
 from typing import Callable
 
 from mssante_conformance.conformance import CheckNotCarriedOut, NotApplicable
+from mssante_conformance.evidence import Evidence
 from mssante_conformance.mail.errors import ProbeError
 from mssante_conformance.mail.mta import MtaDelivery, MtaStep, send_as_mta
 from mssante_conformance.mail.smtp import SmtpProbe
 from mssante_conformance.mail.transcript import Transcript
 from mssante_conformance.pki import HARNESS_DOMAIN
-from mssante_conformance.suites.support import imap_session, said
+from mssante_conformance.suites.support import imap_session, said, smtp_session
 from mssante_conformance.suites.operator_interface.judgement import NOT_REACHED, how_it_ended
 
 POLL_INTERVAL_S = 0.25
@@ -76,9 +77,8 @@ class TrustSpaceDelivery:
 class Inbound:
     """The harness as an MTA of the trust space, delivering to ``target.mx``."""
 
-    def __init__(self, target, settings) -> None:
+    def __init__(self, target) -> None:
         self.target = target
-        self.settings = settings
         self.domain = trust_space_domain(target)
         self.sender = f"conformite.opi@{self.domain}"
         self.helo = f"mta.{self.domain}"
@@ -139,7 +139,7 @@ class Inbound:
         """Before a refusal check: a refusal proves something only if the MX accepts the same
         delivery from a trust-space MTA. Skipped (and said) in the monitoring profile, where
         nothing is delivered to the operator's BALs, or without a BAL."""
-        if self.settings.profile == "monitoring" or not self.target.bal:
+        if self.target.profile == "monitoring" or not self.target.bal:
             evidence.fact("témoin", "sans témoin (profil monitoring ou BAL non fournie) : le refus "
                                     "n'est pas comparé à l'acceptation d'un MTA de l'espace de confiance")
             return
@@ -254,9 +254,8 @@ class OutboundDelivery:
 class Outbound:
     """Submits once (or, in manual mode, asks the operator to send once) and waits at the sink."""
 
-    def __init__(self, target, settings, announce: Callable[[list[str]], None]) -> None:
+    def __init__(self, target, announce: Callable[[list[str]], None]) -> None:
         self.target = target
-        self.settings = settings
         self.announce = announce
         self._result: OutboundDelivery | None = None
         self._failure: BaseException | None = None
@@ -278,7 +277,7 @@ class Outbound:
             raise NotApplicable(["sink"])
         marker = new_marker()
         recipient = f"conformite.{marker[4:12]}@{sink.domain}"
-        manual = self.settings.outbound_mode == "manual"
+        manual = self.target.outbound_mode == "manual"
         since = time.time()
         if manual:
             sent, refused, submission = None, None, self._announce(marker, recipient)
@@ -313,17 +312,11 @@ class Outbound:
             raise NotApplicable(["smtp"])
         endpoint = self.target.smtp[0]
         token = self.target.mint("valid")
-        transcript = Transcript(secrets=list(self.target.secrets), title=f"SMTP {endpoint.url} — soumission")
-        evidence = {"point_d_accès": endpoint.url, "transcription": transcript}
+        # the delivery is shared by the outbound checks: its transcript is kept apart, in each one's facts
+        submission = Evidence(self.target.secrets, Transcript)
         refused = None
-        with SmtpProbe(endpoint, transcript, ca_file=str(self.target.ca_file) if self.target.ca_file else None,
-                       timeout=self.target.network_timeout, allow_unverified=True) as p:
-            p.connect()
-            p.ehlo()
-            if not endpoint.implicit_tls:
-                p.starttls()
-                p.ehlo()
-            attempt = p.auth_xoauth2(self.target.bal, token.token)
+        with smtp_session(self.target, submission, endpoint, label="soumission") as p:
+            attempt = p.authenticate_xoauth2(self.target.bal, token.token)
             if not attempt.accepted:
                 raise CheckNotCarriedOut(f"{endpoint.url} : le jeton valide du titulaire est refusé "
                                          f"({said(attempt)}) ; rien n'a pu être soumis (voir LPS-SMTP-04)")
@@ -338,6 +331,5 @@ class Outbound:
                 data = p.data(message)
                 if data.code != 250:
                     refused = f"message refusé après DATA ({data.code} {data.text})"
-            p.quit()
-        evidence["transcription"] = transcript.to_dict()
-        return refused, evidence
+        [transcript] = submission.to_dict()["transcripts"]
+        return refused, {"point_d_accès": endpoint.url, "transcription": transcript}

@@ -100,7 +100,7 @@ def test_sending_outside_the_trust_space_refused(target, evidence, request):
         token = target.mint("valid")
         try:
             with smtp_session(target, evidence, endpoint, label="envoi hors de l'espace de confiance") as p:
-                attempt = p.auth_xoauth2(target.bal, token.token)
+                attempt = p.authenticate_xoauth2(target.bal, token.token)
                 if not attempt.accepted:
                     raise CheckNotCarriedOut(f"{endpoint.url} : le jeton valide du titulaire est refusé ({said(attempt)})")
                 mail = p.mail_from(target.bal)

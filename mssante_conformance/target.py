@@ -176,7 +176,7 @@ def _named_operator(settings, secrets, stack, workdir) -> Target:
     imap, smtp = _split_endpoints(settings.operator_urls)
     bouchon = _start_bouchon(settings, stack, workdir)
     other = settings.other_idnat or _default_other_idnat(bouchon, {settings.idnat})
-    from mssante_conformance.pki import HARNESS_DOMAIN, TestPKI
+    from mssante_conformance.pki import TestPKI
 
     harness_pki = TestPKI.ensure(workdir / "pki")
     anchors = _trust_anchors(settings)
@@ -267,7 +267,7 @@ def _start_sink(settings, stack, workdir: Path, pki, host: str = "127.0.0.1", po
 
 
 def _embedded_reference(settings, secrets, stack, workdir) -> Target:
-    from mssante_conformance.pki import TestPKI
+    from mssante_conformance.pki import HARNESS_DOMAIN, TestPKI
     from mssante_conformance.reference import ReferenceOperator
 
     from mssante_conformance.trust import TrustAnchors

@@ -7,6 +7,7 @@ from werkzeug.exceptions import HTTPException
 
 from mssante_conformance.psc.admin import create_admin_blueprint
 from mssante_conformance.psc.config import BouchonConfig
+from mssante_conformance.psc.discovery import WALLET_AUTHORIZE_PATH
 from mssante_conformance.psc.oauth_server import build_server
 from mssante_conformance.psc.oidc_views import create_foreign_blueprint, create_oidc_blueprint
 from mssante_conformance.psc.state import BouchonState
@@ -24,8 +25,7 @@ def create_app(config: BouchonConfig, state: BouchonState | None = None) -> Flas
     app.register_blueprint(oidc)
     app.register_blueprint(create_foreign_blueprint(state))
     app.register_blueprint(create_admin_blueprint(state))
-    # PSC's wallet host serves the authorize step at /auth.
-    app.add_url_rule("/auth", "wallet_authorize", app.view_functions["psc.authorize"],
+    app.add_url_rule(WALLET_AUTHORIZE_PATH, "wallet_authorize", app.view_functions["psc.authorize"],
                      methods=["GET", "POST"])
 
     @app.before_request

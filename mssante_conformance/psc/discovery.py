@@ -15,6 +15,7 @@ FOREIGN_REALM_PATH = f"{AUTH_PREFIX}/realms/foreign-idp"
 OIDC = "/protocol/openid-connect"
 WALLET_DISCOVERY_PATH = "/.well-known/wallet-openid-configuration"  # PSC's own name
 STANDARD_DISCOVERY_PATH = "/.well-known/openid-configuration"  # OpenID Connect Discovery 1.0
+WALLET_AUTHORIZE_PATH = "/auth"  # PSC's wallet host serves the authorize step at its root too
 ADMIN_PREFIX = "/_admin"  # the test-only admin API, under the public URL (not the realm)
 
 # Endpoint metadata name -> path under the issuer (what the views route on).

@@ -97,6 +97,9 @@ class Store:
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         self._path = path
+        from mssante_conformance.psc.call_journal import CallJournal  # it imports this module
+
+        self._journal = CallJournal(data_dir)
         self._guard = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
         self._pid = os.getpid()
@@ -129,6 +132,7 @@ class Store:
             idle, self._idle = self._idle, []
         for db in idle:
             db.close()
+        self._journal.close()
 
     def _run(self, sql: str, params: tuple = ()) -> list[tuple]:
         db = self._acquire()
@@ -187,11 +191,10 @@ class Store:
     def is_jti_revoked(self, jti: str) -> bool:
         return bool(self._run("SELECT 1 FROM revoked_jti WHERE jti=?", (jti,)))
 
-    # relying-party call log
+    # relying-party call log: per-process journal files (call_journal.py); the ``calls`` table
+    # holds the calls of stores written before the journal, still read.
     def record_call(self, call: RelyingPartyCall) -> None:
-        self._run("INSERT INTO calls (time, endpoint, client_id, token_fingerprint, answer) "
-                  "VALUES (?,?,?,?,?)", (call.time, call.endpoint, call.client_id,
-                                         call.token_fingerprint, json.dumps(call.answer)))
+        self._journal.record(call)
 
     def calls(self, since: float | None = None, endpoint: str | None = None) -> list[RelyingPartyCall]:
         sql, params = "SELECT time, endpoint, client_id, token_fingerprint, answer FROM calls", []
@@ -205,4 +208,6 @@ class Store:
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self._run(sql + " ORDER BY id", tuple(params))
-        return [RelyingPartyCall(t, e, c, f, json.loads(a)) for t, e, c, f, a in rows]
+        older = [RelyingPartyCall(t, e, c, f, json.loads(a)) for t, e, c, f, a in rows]
+        merged = older + self._journal.calls(None if since is None else float(since), endpoint)
+        return sorted(merged, key=lambda call: call.time) if older else merged

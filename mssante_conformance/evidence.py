@@ -27,6 +27,10 @@ class Evidence:
         self._transcripts.append(transcript)
         return transcript
 
+    def adopt_transcript(self, transcript) -> None:
+        """Attach a transcript made ahead of the check (concurrency.py) as if made here."""
+        self._transcripts.append(transcript)
+
     def fact(self, key: str, value: Any) -> None:
         self._facts[key] = value
 

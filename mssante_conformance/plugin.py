@@ -82,6 +82,11 @@ def pytest_configure(config):
     from mssante_conformance.mail.breaker import CircuitBreaker
 
     config.stash[BREAKER] = CircuitBreaker()  # per run: endpoints given up on
+    config.addinivalue_line("markers", "token_trial(protocol, **how): an independent token trial, "
+                            "made ahead concurrently under --concurrency (concurrency.py)")
+    from mssante_conformance.concurrency import PrefetchPlugin
+
+    config.pluginmanager.register(PrefetchPlugin(SETTINGS, BREAKER), "mssante-token-trials")
     stale = settings.report_dir / PROGRESS_FILE
     if stale.exists():
         stale.unlink()

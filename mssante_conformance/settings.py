@@ -33,7 +33,7 @@ class Option:
     flag: str
     dest: str
     help: str
-    kind: str = "str"  # str | path | list | choice | float
+    kind: str = "str"  # str | path | list | choice | float | int | bool
     choices: tuple[str, ...] = ()
     default: Any = None
     metavar: str | None = None
@@ -105,6 +105,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("--check-timeout", "check_timeout", "durée maximale de l'ensemble des échanges d'un "
            "contrôle (secondes) ; les contrôles qui attendent une remise y ajoutent --delivery-timeout",
            kind="float", default=60.0, metavar="SECONDES"),
+    Option("--concurrency", "concurrency", "échanges indépendants menés en même temps sur chaque "
+           "point d'accès (essais de jetons des contrôles de refus) ; 1 = un par un. Le rapport "
+           "l'enregistre ; l'abaisser si l'opérateur limite les connexions par adresse IP",
+           kind="int", default=8, metavar="N"),
     Option("--reference-profile", "reference_profile", "profil de l'opérateur de référence embarqué "
            "(conformant, ou un profil défectueux : tls_legacy, plaintext_auth…)",
            default="conformant", metavar="PROFIL"),
@@ -157,6 +161,7 @@ class RunSettings:
     delivery_timeout: float = _default("delivery_timeout")
     network_timeout: float = _default("network_timeout")
     check_timeout: float = _default("check_timeout")
+    concurrency: int = _default("concurrency")
     reference_profile: str = _default("reference_profile")
     config: Path | None = _default("config")
     explicit: frozenset[str] = field(default_factory=frozenset)  # fields the user set
@@ -200,6 +205,12 @@ def _convert(option: Option, value: Any, origin: str) -> Any:
         if not isinstance(value, bool):
             raise SettingsError(f"{name} ({origin}) : booléen attendu")
         return value
+    if option.kind == "int":
+        if isinstance(value, bool) or not (isinstance(value, int) or str(value).strip().isdigit()):
+            raise SettingsError(f"{name} ({origin}) : entier attendu, reçu {value!r}")
+        if not 1 <= int(value) <= 64:
+            raise SettingsError(f"{name} ({origin}) : doit être entre 1 et 64")
+        return int(value)
     if option.kind == "float":
         try:
             number = float(value)

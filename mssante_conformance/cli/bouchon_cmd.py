@@ -1,6 +1,8 @@
 """`mssante-conformance bouchon`: serve the PSC bouchon under gunicorn (production WSGI server).
 
-One worker with threads, since the store is SQLite. The operator client's secret is never
+``--workers N`` (default one per core) gunicorn worker processes, each with threads: the keys
+and clients are loaded before the fork, the state every worker must see (sessions, codes,
+revocations, the relying-party call log) lives in SQLite in WAL mode (psc/store.py). The operator client's secret is never
 printed: it is stored in <data-dir>/clients.json (mode 0600) and the command says so.
 
 With ``--tls-cert``/``--tls-key`` gunicorn itself speaks TLS (its ``certfile``/``keyfile``) and
@@ -44,11 +46,20 @@ def register(subparsers) -> None:
     parser.add_argument("--admin-secret-file", type=Path,
                         help="fichier contenant le secret de l'API d'administration de test "
                         f"(ou variable {ADMIN_SECRET_ENV}); sans secret, l'API est absente")
-    parser.add_argument("--threads", type=int, default=8, help="fils d'exécution (défaut 8)")
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="processus de service (défaut : un par cœur, ici %(default)s)")
+    parser.add_argument("--threads", type=int, default=8, help="fils d'exécution par processus (défaut 8)")
     parser.add_argument("--console-dir", type=Path, help="répertoire de la console web (comptes, "
                         "lancements ; défaut $MSSANTE_CONFORMANCE_HOME/console ou ./var/console, "
                         "celui de `mssante-conformance console`)")
     parser.set_defaults(func=run)
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def read_admin_secret(path: Path | None) -> str | None:
@@ -72,6 +83,8 @@ def build_config(args):
         raise UsageError(f"durée de vie invalide: {args.token_lifetime} s (1 à 86400)")
     if not 0 < args.threads <= 64:
         raise UsageError(f"nombre de fils invalide: {args.threads} (1 à 64)")
+    if not 0 < args.workers <= 64:
+        raise UsageError(f"nombre de processus invalide: {args.workers} (1 à 64)")
     tls = check_tls(args.tls_cert, args.tls_key)
     host = f"[{args.host}]" if ":" in args.host else args.host
     scheme = "https" if tls else "http"
@@ -176,17 +189,18 @@ def run(args) -> int:
                  bouchon_ca_file=args.tls_ca.resolve() if args.tls_ca else None)
     print(f"  console web          : {config.public_url}/console (comptes : "
           f"mssante-conformance console --data-dir {console_dir} create-user NOM)", flush=True)
-    serve(app, args.host, args.port, args.threads, tls)
+    serve(app, args.host, args.port, args.threads, tls, workers=args.workers)
     return 0
 
 
-def serve(app, host: str, port: int, threads: int, tls: tuple[Path, Path] | None = None) -> None:
+def serve(app, host: str, port: int, threads: int, tls: tuple[Path, Path] | None = None,
+          workers: int = 1) -> None:
     from gunicorn.app.base import BaseApplication
 
     class BouchonServer(BaseApplication):
         def load_config(self):
             host_part = f"[{host}]" if ":" in host else host
-            for key, value in {"bind": f"{host_part}:{port}", "workers": 1, "threads": threads,
+            for key, value in {"bind": f"{host_part}:{port}", "workers": workers, "threads": threads,
                                "worker_class": "gthread", "accesslog": None, "errorlog": "-",
                                "loglevel": "warning", "timeout": 30, "graceful_timeout": 5,
                                "proc_name": "mssante-bouchon"}.items():

@@ -5,7 +5,9 @@ Theory of operation
 * A run is recorded ``queued`` in SQLite before it is handed to the pool, so a console restart
   finds it again (:meth:`RunWorker.recover` re-queues it).
 * One run at a time per target (``target_key``): a pool thread takes the target's lock before
-  starting the subprocess; until then the run stays ``queued``.
+  starting the subprocess; until then the run stays ``queued``. The lock is a thread lock plus
+  an ``flock`` on ``<console-dir>/runs/target-<digest>.lock``, so it holds across the bouchon's
+  gunicorn worker processes (``bouchon --workers N``) too.
 * The subprocess writes ``progress.jsonl`` then ``report.json`` in the run's report dir; the
   console reads them, it never parses the subprocess's output for results.
 * The final state comes from the report, never from the exit code alone:
@@ -15,6 +17,9 @@ Theory of operation
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import signal
@@ -96,23 +101,40 @@ class RunWorker:
     def __init__(self, store: ConsoleStore, max_workers: int = 4, env: dict | None = None):
         self.store = store
         self.env = env
+        self._max_workers = max_workers
+        self._pid = os.getpid()
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="console-run")
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._children: dict[str, subprocess.Popen] = {}
 
-    def _target_lock(self, key: str) -> threading.Lock:
+    @contextlib.contextmanager
+    def _target_lock(self, key: str):
         with self._locks_guard:
-            return self._locks.setdefault(key, threading.Lock())
+            lock = self._locks.setdefault(key, threading.Lock())
+        name = "target-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24] + ".lock"
+        path = self.store.data_dir / "runs" / name
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with lock, open(path, "a") as handle:  # other processes of the same console wait here
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def _pool_of_this_process(self) -> ThreadPoolExecutor:
+        if self._pid != os.getpid():  # a forked gunicorn worker: the parent's pool threads are gone
+            self._pid = os.getpid()
+            self._pool = ThreadPoolExecutor(max_workers=self._max_workers,
+                                            thread_name_prefix="console-run")
+            self._children = {}
+        return self._pool
 
     def submit(self, run_id: str) -> None:
-        self._pool.submit(self._execute, run_id)
+        self._pool_of_this_process().submit(self._execute, run_id)
 
     def recover(self) -> None:
         """At start-up: settle runs left ``running`` by a previous console; re-queue ``queued``."""
         for run in self.store.runs_with_status(RunStatus.RUNNING):
             if process_alive(run.pid, run.run_dir):
-                self._pool.submit(self._adopt, run.id)
+                self._pool_of_this_process().submit(self._adopt, run.id)
             else:
                 self._settle(run, exit_code=None)
         for run in self.store.runs_with_status(RunStatus.QUEUED):

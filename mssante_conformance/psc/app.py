@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 from mssante_conformance.psc.admin import create_admin_blueprint
 from mssante_conformance.psc.config import BouchonConfig
 from mssante_conformance.psc.discovery import WALLET_AUTHORIZE_PATH
+from mssante_conformance.psc.hot_paths import install as install_hot_paths
 from mssante_conformance.psc.oauth_server import build_server
 from mssante_conformance.psc.oidc_views import create_foreign_blueprint, create_oidc_blueprint
 from mssante_conformance.psc.state import BouchonState
@@ -47,4 +48,5 @@ def create_app(config: BouchonConfig, state: BouchonState | None = None) -> Flas
         response.status_code = 500
         return response
 
+    install_hot_paths(app, state, server)
     return app

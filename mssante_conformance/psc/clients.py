@@ -74,6 +74,12 @@ class Client:
         return grant_type in self.grant_types
 
 
+def may_introspect(client: Client) -> bool:
+    """May ``client`` use the introspection endpoint? The one predicate both the authlib
+    endpoint and the WSGI fast path (hot_paths.py) consult, so the two never disagree."""
+    return True  # any confidential client may introspect, as at Keycloak
+
+
 class ClientsError(ValueError):
     pass
 

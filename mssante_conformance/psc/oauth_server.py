@@ -17,7 +17,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import g
 
 from mssante_conformance.psc.claims import access_token_claims, id_token_claims, service_token_claims
-from mssante_conformance.psc.clients import AUTH_METHODS
+from mssante_conformance.psc.clients import AUTH_METHODS, may_introspect
 from mssante_conformance.psc.state import BouchonState, GrantedUser
 from mssante_conformance.psc.store import StoredCode, StoredRefreshToken, digest
 from mssante_conformance.psc.variants import sign_rs256
@@ -219,7 +219,7 @@ def build_server(app, state: BouchonState) -> AuthorizationServer:
             return find_token(token_string, token_type_hint, check_time=True)
 
         def check_permission(self, token, client, request):
-            return True  # any confidential client may introspect, as at Keycloak
+            return may_introspect(client)  # hot_paths.py consults the same predicate
 
         def introspect_token(self, token):
             if isinstance(token, RefreshToken):

@@ -76,7 +76,8 @@ class BouchonState:
         if isinstance(claims.get("jti"), str) and self.store.is_jti_revoked(claims["jti"]):
             return Verdict(False, "revoked", claims)
         sid = claims.get("sid")
-        if isinstance(sid, str) and self.store.get_session(sid) and not self.live_session(sid):
+        session = self.store.get_session(sid) if isinstance(sid, str) and sid else None
+        if session is not None and not self.policy.is_alive(session, self.now()):
             return Verdict(False, "session_ended", claims)
         return verdict
 

@@ -1,7 +1,8 @@
 """The bouchon's state in SQLite: SSO sessions, authorization codes, refresh tokens, revoked
 access tokens, relying-party calls.
 
-One connection guarded by a lock (the bouchon runs one process with threads). Secrets are
+A small pool of connections per process, in WAL mode: ``mssante-conformance bouchon --workers
+N`` forks N gunicorn workers that share this file (a connection never crosses a fork). Secrets are
 never stored in clear: refresh tokens and codes by SHA-256, tokens in the call log by
 fingerprint. The database file is mode 0600.
 """
@@ -95,20 +96,50 @@ class Store:
         path = Path(data_dir) / self.FILE
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=5,
-                                   isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable enough for a test stub
-        self._db.executescript(SCHEMA)
+        self._path = path
+        from mssante_conformance.psc.call_journal import CallJournal  # it imports this module
+
+        self._journal = CallJournal(data_dir)
+        self._guard = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+        db = self._acquire()
+        db.execute("PRAGMA journal_mode=WAL")  # persistent: set once for the file
+        db.executescript(SCHEMA)
+        self._release(db)
+
+    def _acquire(self) -> sqlite3.Connection:
+        """A connection of this process for one statement (a pool: threads come and go)."""
+        with self._guard:
+            if self._pid != os.getpid():  # forked (a gunicorn worker): the parent's are not ours
+                self._pid, self._idle = os.getpid(), []
+            if self._idle:
+                return self._idle.pop()
+        db = sqlite3.connect(self._path, check_same_thread=False, timeout=5,
+                             isolation_level=None)
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable enough for a test stub
+        return db
+
+    def _release(self, db: sqlite3.Connection) -> None:
+        with self._guard:
+            if self._pid == os.getpid() and len(self._idle) < 16:
+                self._idle.append(db)
+                return
+        db.close()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        with self._guard:
+            idle, self._idle = self._idle, []
+        for db in idle:
+            db.close()
+        self._journal.close()
 
     def _run(self, sql: str, params: tuple = ()) -> list[tuple]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
+        db = self._acquire()
+        try:
+            return db.execute(sql, params).fetchall()
+        finally:
+            self._release(db)
 
     # SSO sessions
     def create_session(self, session_id: str, idnat: str, auth_mode: str, now: float) -> None:
@@ -160,11 +191,10 @@ class Store:
     def is_jti_revoked(self, jti: str) -> bool:
         return bool(self._run("SELECT 1 FROM revoked_jti WHERE jti=?", (jti,)))
 
-    # relying-party call log
+    # relying-party call log: per-process journal files (call_journal.py); the ``calls`` table
+    # holds the calls of stores written before the journal, still read.
     def record_call(self, call: RelyingPartyCall) -> None:
-        self._run("INSERT INTO calls (time, endpoint, client_id, token_fingerprint, answer) "
-                  "VALUES (?,?,?,?,?)", (call.time, call.endpoint, call.client_id,
-                                         call.token_fingerprint, json.dumps(call.answer)))
+        self._journal.record(call)
 
     def calls(self, since: float | None = None, endpoint: str | None = None) -> list[RelyingPartyCall]:
         sql, params = "SELECT time, endpoint, client_id, token_fingerprint, answer FROM calls", []
@@ -178,4 +208,6 @@ class Store:
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self._run(sql + " ORDER BY id", tuple(params))
-        return [RelyingPartyCall(t, e, c, f, json.loads(a)) for t, e, c, f, a in rows]
+        older = [RelyingPartyCall(t, e, c, f, json.loads(a)) for t, e, c, f, a in rows]
+        merged = older + self._journal.calls(None if since is None else float(since), endpoint)
+        return sorted(merged, key=lambda call: call.time) if older else merged

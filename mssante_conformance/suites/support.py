@@ -145,6 +145,14 @@ def rejection_params(check_ids: dict[str, str]) -> list:
 
     return [pytest.param(variant, marks=pytest.mark.check(check_id), id=check_id)
             for check_id, variant in check_ids.items()]
+
+
+def xoauth2_exchange(target: Target, evidence, protocol: str, endpoint, token: str, label: str) -> AuthAttempt:
+    """One session on ``endpoint`` (``imap`` or ``smtp``), one XOAUTH2 with ``token`` for the BAL."""
+    with SESSIONS[protocol](target, evidence, endpoint, label=label) as p:
+        return p.authenticate_xoauth2(target.bal, token)
+
+
 class TokenTrial:
     """Authenticate with a token of a given variant on every endpoint of a protocol and
     record, per endpoint, what the server answered and what the bouchon saw."""
@@ -155,17 +163,24 @@ class TokenTrial:
 
     def attempt(self, protocol: str, endpoint, variant: str, *, idnat: str | None = None,
                 label: str = "") -> AuthAttempt:
-        """XOAUTH2 with a fresh token of ``variant`` on ``endpoint`` (``imap`` or ``smtp``)."""
+        """XOAUTH2 with a fresh token of ``variant`` on ``endpoint`` (``imap`` or ``smtp``);
+        made ahead if the run prefetched it (``--concurrency``, mssante_conformance/concurrency.py)."""
+        from mssante_conformance import concurrency
+
+        label = label or f"jeton {variant}"
+        ahead = concurrency.take(self.target, protocol, endpoint, variant, idnat, label)
+        if ahead is not None:
+            minted, attempt = concurrency.replay(ahead, self.evidence)
+            self._note(endpoint, variant, minted, attempt, ahead.calls)
+            return attempt
         minted = self.target.mint(variant, idnat=idnat)
         since = time.time()
-        with SESSIONS[protocol](self.target, self.evidence, endpoint, label=label or f"jeton {variant}") as p:
-            attempt = p.authenticate_xoauth2(self.target.bal, minted.token)
-        self._record(endpoint, variant, minted, attempt, since)
+        attempt = xoauth2_exchange(self.target, self.evidence, protocol, endpoint, minted.token, label)
+        time.sleep(0.05)  # let the bouchon's call log settle
+        self._note(endpoint, variant, minted, attempt, bouchon_calls_since(self.target, since))
         return attempt
 
-    def _record(self, endpoint, variant, minted, attempt: AuthAttempt, since: float) -> None:
-        time.sleep(0.05)  # let the bouchon's call log settle
-        calls = bouchon_calls_since(self.target, since)
+    def _note(self, endpoint, variant, minted, attempt: AuthAttempt, calls: list[dict]) -> None:
         self.last_calls = calls
         self.evidence.fact(f"{endpoint.url} / {variant}", {
             "jeton": minted.fingerprint,

@@ -134,12 +134,14 @@ def test_valid_token_of_the_holder_opens_the_bal(target, evidence, trial):
     "LPS-IMAP-12": "tampered_payload",
     "LPS-IMAP-14": "revoked",
 }))
+@pytest.mark.token_trial("imap")
 def test_token_rejected(trial, variant, request):
     assert_token_refused(trial, "imap", variant, what=REFUSED_VARIANTS[variant],
                          kinds=refusal_kinds(request))
 
 
 @pytest.mark.check("LPS-IMAP-13")
+@pytest.mark.token_trial("imap", other_professional=True)
 def test_token_of_another_professional_rejected(trial, target, request):
     assert_token_refused(trial, "imap", "valid", idnat=target.other_idnat,
                          what=f"le jeton valide d'un non-titulaire (IDNAT {target.other_idnat})",

@@ -143,12 +143,14 @@ def test_valid_token_and_message_from_the_bal_accepted(target, evidence):
     "LPS-SMTP-11": "tampered_payload",
     "LPS-SMTP-15": "revoked",
 }))
+@pytest.mark.token_trial("smtp")
 def test_token_rejected(trial, variant, request):
     assert_token_refused(trial, "smtp", variant, what=REFUSED_VARIANTS[variant],
                          kinds=refusal_kinds(request))
 
 
 @pytest.mark.check("LPS-SMTP-12")
+@pytest.mark.token_trial("smtp", other_professional=True)
 def test_token_of_another_professional_rejected(trial, target, request):
     assert_token_refused(trial, "smtp", "valid", idnat=target.other_idnat,
                          what=f"le jeton valide d'un non-titulaire (IDNAT {target.other_idnat})",

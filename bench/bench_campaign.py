@@ -120,7 +120,7 @@ def xoauth2_exchange(endpoint, ca_file: str, user: str, token: str) -> str:
 
 
 def floor() -> dict:
-    from mssante_conformance.conformance import SecretRegistry
+    from mssante_conformance.secret_registry import SecretRegistry
     from mssante_conformance.mail.tls_scan import scan_endpoints
     from mssante_conformance.settings import build_settings
     from mssante_conformance.target import open_target

@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES = (
     "pki_cmd",
     "report_cmd",
     "console_cmd",
+    "monitor_cmd",
 )
 
 EXIT_USAGE = 2

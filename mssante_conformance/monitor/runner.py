@@ -144,7 +144,8 @@ class Monitor:
 
         def one(target: MonitoredTarget) -> None:
             report_dir = self.data_dir / "monitor" / target.name / round_id / "rapport"
-            outcome = self._run_target(target, report_dir, self.deadline, env=self.env, stop=self.stop)
+            outcome = self._run_target(target, report_dir, target.deadline or self.deadline, env=self.env,
+                                       stop=self.stop)
             run = self._record(round_id, target, outcome)
             with lock:
                 results.append(run)

@@ -16,8 +16,11 @@
     idnat = "899700366240"
     ca_file = "op-a-ca.pem"                   # relative to targets.toml
     trust_anchors = "igc-sante.pem"
+    client_cert = "auth-cli.pem"              # optional: LPS-CERT-02/03 (with client_key,
+    client_key = "auth-cli.key"               #   expired_client_cert, expired_client_key)
     every = "6h"
     jitter = "15m"
+    deadline = "10m"                          # optional: overrides monitor --deadline
 
 Every mistake is reported with the target's name and the key, in French (:class:`TargetsError`).
 """
@@ -37,8 +40,10 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 TRANSITIONS = ("during", "after")
 DEFAULT_EVERY = "6h"
 DEFAULT_JITTER = "0s"
-KEYS = {"name", "organisation", "operator_urls", "operator_mx", "bal", "idnat", "ca_file",
-        "trust_anchors", "tls_transition", "every", "jitter"}
+FILE_KEYS = ("ca_file", "trust_anchors", "client_cert", "client_key", "expired_client_cert",
+             "expired_client_key")
+KEYS = {"name", "organisation", "operator_urls", "operator_mx", "bal", "idnat", "tls_transition",
+        "every", "jitter", "deadline", *FILE_KEYS}
 
 
 class TargetsError(ValueError):
@@ -66,11 +71,11 @@ class MonitoredTarget:
     operator_mx: str | None
     bal: str | None
     idnat: str | None
-    ca_file: Path | None
-    trust_anchors: Path | None
+    files: tuple[tuple[str, Path], ...]  # (FILE_KEYS key, absolute path) of the files given
     tls_transition: str
     every: int
     jitter: int
+    deadline: int | None = None  # seconds; None = the monitor's --deadline
 
     @property
     def scope(self) -> str:
@@ -86,10 +91,11 @@ class MonitoredTarget:
         for url in self.operator_urls:
             flags += ["--operator-url", url]
         for flag, value in (("--operator-mx", self.operator_mx), ("--bal", self.bal),
-                            ("--idnat", self.idnat), ("--ca-file", self.ca_file),
-                            ("--trust-anchors", self.trust_anchors)):
+                            ("--idnat", self.idnat)):
             if value:
-                flags += [flag, str(value)]
+                flags += [flag, value]
+        for key, path in self.files:
+            flags += ["--" + key.replace("_", "-"), str(path)]
         return flags
 
 
@@ -172,7 +178,7 @@ def _target(entry: dict, index: int, base_dir: Path, where: str) -> MonitoredTar
     if idnat and not idnat.isalnum():
         fail("idnat", f"IDNAT invalide {idnat!r}")
     files = {}
-    for key in ("ca_file", "trust_anchors"):
+    for key in FILE_KEYS:
         value = text(key)
         if value:
             p = (base_dir / value).resolve()
@@ -194,8 +200,19 @@ def _target(entry: dict, index: int, base_dir: Path, where: str) -> MonitoredTar
         fail("jitter", str(exc))
     if jitter >= every:
         fail("jitter", "doit rester inférieur à l'intervalle (every)")
-    return MonitoredTarget(name, organisation, tuple(urls), mx, bal, idnat, files.get("ca_file"),
-                           files.get("trust_anchors"), transition, every, jitter)
+    for a, b in (("client_cert", "client_key"), ("expired_client_cert", "expired_client_key")):
+        if (a in files) != (b in files):
+            fail(b if a in files else a, f"{a} et {b} vont ensemble")
+    deadline = None
+    if "deadline" in entry:
+        try:
+            deadline = parse_duration(entry["deadline"])
+            if deadline < 1:
+                raise ValueError("durée positive attendue")
+        except ValueError as exc:
+            fail("deadline", str(exc))
+    return MonitoredTarget(name, organisation, tuple(urls), mx, bal, idnat, tuple(files.items()),
+                           transition, every, jitter, deadline)
 
 
 def _check_url(url: str, schemes: tuple[str, ...], fail, key: str) -> None:

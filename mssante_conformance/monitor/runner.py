@@ -91,6 +91,12 @@ def run_target(target: MonitoredTarget, report_dir: Path, deadline: float,
     if report is None or not isinstance(report.get("verdict"), str):
         return TargetOutcome(started, finished, "error", None, None,
                              f"aucun rapport (code de sortie {proc.returncode}) : {_log_tail(log_path)}")
+    checks = [c for c in report.get("checks", []) if isinstance(c, dict)]
+    if not any(c.get("outcome") in ("passed", "failed") for c in checks):
+        # every check in error (unreachable, refused connections…): the run decided nothing
+        why = next((str(c.get("reason", "")) for c in checks if c.get("outcome") == "error"), "")
+        return TargetOutcome(started, finished, "error", report, str(report_dir / "report.html"),
+                             f"aucun contrôle mené jusqu'au bout : {why}"[:LOG_TAIL])
     return TargetOutcome(started, finished, "finished", report,
                          str(report_dir / "report.html"), "")
 

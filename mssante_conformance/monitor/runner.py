@@ -161,8 +161,17 @@ class Monitor:
 
         with ThreadPoolExecutor(max_workers=min(self.max_parallel, max(1, len(targets))),
                                 thread_name_prefix="monitor") as pool:
-            for future in [pool.submit(one, t) for t in targets]:
-                future.result()
+            futures = [pool.submit(one, t) for t in targets]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                # Ctrl-C / SIGTERM: the runs in flight stop their process groups, the queued
+                # ones never start (otherwise the pool would wait for every deadline)
+                self.stop.set()
+                for future in futures:
+                    future.cancel()
+                raise
         order = {t.name: i for i, t in enumerate(targets)}
         return sorted(results, key=lambda r: order[r.target])
 

@@ -113,3 +113,23 @@ def test_parallelism_is_bounded(tmp_path):
     monitor = Monitor(MonitorHistory(tmp_path), data_dir=tmp_path, run_target=slow, max_parallel=3)
     results = monitor.run_round([target(f"t{i}") for i in range(10)])
     assert peak[0] == 3 and [r.target for r in results] == [f"t{i}" for i in range(10)]
+
+
+def test_an_interrupted_round_stops_the_runs_in_flight(tmp_path):
+    """Ctrl-C during a round: the run in flight sees the stop and the round ends at once, not
+    at the runs' deadlines."""
+    started = threading.Event()
+
+    def hanging(target, report_dir, deadline, env=None, stop=None):
+        started.set()
+        stop.wait(deadline)
+        now = time.time()
+        return TargetOutcome(now, now, "error", None, None, "tour de supervision interrompu")
+
+    monitor = Monitor(MonitorHistory(tmp_path), data_dir=tmp_path, run_target=hanging, deadline=600)
+    timer = threading.Timer(0.3, lambda: monitor.stop.set())
+    timer.start()
+    t0 = time.monotonic()
+    results = monitor.run_round([target("a"), target("b")])
+    assert time.monotonic() - t0 < 5 and started.is_set()
+    assert all(r.status == "error" for r in results)

@@ -51,3 +51,45 @@ def test_table_and_exit_status():
     assert exit_code([ok, regressed, down]) == 1
     assert exit_code([ok, down]) == 0
     assert exit_code([down]) == 3
+
+
+def test_sigterm_ends_a_round_at_once_with_130(tmp_path):
+    """A round against a target that never answers (deadline 600 s): SIGTERM ends it within
+    seconds, exit 130, and the run's process group is gone."""
+    import os
+    import signal
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    path = tmp_path / "targets.toml"
+    path.write_text(f'[[targets]]\nname = "muet"\noperator_urls = ["imaps://127.0.0.1:{silent.getsockname()[1]}"]\n')
+    proc = subprocess.Popen([sys.executable, "-m", "mssante_conformance.cli", "monitor", "--once",
+                             "--targets", str(path), "--data-dir", str(tmp_path), "--deadline", "600"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        log = tmp_path / "monitor" / "muet"
+        for _ in range(100):  # until the target's run has started
+            if list(log.glob("*/run.log")):
+                break
+            time.sleep(0.1)
+        time.sleep(1)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130 and "interrompu" in err
+        assert time.monotonic() - t0 < 15
+        assert [p for p in os.listdir("/proc") if p.isdigit() and str(tmp_path).encode() in _cmdline(p)] == []
+    finally:
+        proc.kill()
+        silent.close()
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:  # gone meanwhile
+        return b""

@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES = (
     "pki_cmd",
     "report_cmd",
     "console_cmd",
+    "monitor_cmd",
 )
 
 

@@ -332,3 +332,5 @@ def whitelist():
     return response
 
 
+# The « Supervision » pages register their routes on this blueprint (console/supervision.py).
+from mssante_conformance.console import supervision  # noqa: E402,F401

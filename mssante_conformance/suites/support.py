@@ -216,6 +216,22 @@ def control_valid_token(trial: TokenTrial, protocol: str, endpoint) -> None:
         )
 
 
+def assert_no_mechanism_before_tls(url: str, mechanisms, settings) -> None:
+    """Monitoring profile: the SASL mechanisms a STARTTLS endpoint offers *before* TLS.
+
+    In the full profile the proof that authentication is refused before TLS is a valid token
+    being refused there (and accepted after TLS). In monitoring the operator does not trust the
+    bouchon, so every bouchon token is refused before TLS as after it and that proof is blind:
+    an endpoint that offers XOAUTH2 in clear refuses the token for its issuer, not for the
+    missing TLS. What stays observable is the offer itself: a mechanism announced before TLS
+    invites a client to send its bearer token in clear, so it fails the check here.
+    """
+    offered = sorted(mechanisms)
+    if settings.profile == "monitoring" and offered:
+        raise AssertionError(f"{url} : authentification proposée avant TLS ({', '.join(offered)}) — "
+                             "un jeton serait envoyé en clair")
+
+
 def refusal_kinds(request) -> tuple[str, ...]:
     """What the catalog counts as a refusal for the check being run (its ``refusal`` field)."""
     from mssante_conformance.catalog import load_catalog

@@ -15,6 +15,7 @@ from mssante_conformance.mail.refusal import auth_answer, imap_answer, probe_err
 from mssante_conformance.suites.support import (
     REFUSED_VARIANTS,
     TokenTrial,
+    assert_no_mechanism_before_tls,
     assert_token_refused,
     bouchon_calls_since,
     assert_valid_accepted,
@@ -49,20 +50,24 @@ def test_tls_offered_with_a_valid_certificate(target, evidence):
 
 
 @pytest.mark.check("LPS-IMAP-02")
-def test_no_authentication_before_tls(target, evidence, trial, request):
+def test_no_authentication_before_tls(target, evidence, trial, request, settings):
     kinds = refusal_kinds(request)
     for endpoint in starttls_endpoints(target.imap, "imap"):
+        offered: set[str] = set()
 
         def login_once():
             try:
                 with imap_session(target, evidence, endpoint, tls=False, label="LOGIN avant STARTTLS") as p:
-                    evidence.fact(f"{endpoint.url} / capacités avant TLS", sorted(p.capabilities()))
+                    caps = p.capabilities()
+                    offered.update(c for c in caps if c.upper().startswith("AUTH="))
+                    evidence.fact(f"{endpoint.url} / capacités avant TLS", sorted(caps))
                     login = p.login_plaintext(target.bal or "test@example.test", "mot-de-passe-de-test")
             except ProbeError as exc:
                 return (*probe_error_answer(exc), str(exc))
             return imap_answer(login.status, login.code), login.status, f"« {login.status} {login.text} »"
 
         judged_refusal(evidence, f"{endpoint.url} LOGIN", kinds, login_once, what="LOGIN avant TLS")
+        assert_no_mechanism_before_tls(endpoint.url, offered, settings)
         if not (target.bal and target.idnat):
             continue
 

@@ -15,6 +15,7 @@ from mssante_conformance.mail.refusal import auth_answer, probe_error_answer
 from mssante_conformance.suites.support import (
     REFUSED_VARIANTS,
     TokenTrial,
+    assert_no_mechanism_before_tls,
     assert_token_refused,
     assert_valid_accepted,
     bouchon_calls_since,
@@ -66,14 +67,16 @@ def test_tls_offered_with_a_valid_certificate(target, evidence):
 
 
 @pytest.mark.check("LPS-SMTP-02")
-def test_no_auth_before_tls(target, evidence, request):
+def test_no_auth_before_tls(target, evidence, request, settings):
     kinds = refusal_kinds(request)
     for endpoint in starttls_endpoints(target.smtp, "smtp"):
+        offered: set[str] = set()
 
         def once(mechanism: str):
             token = target.mint("valid").token if mechanism == "XOAUTH2" else None
             try:
                 with smtp_session(target, evidence, endpoint, tls=False, label=f"{mechanism} avant STARTTLS") as p:
+                    offered.update(p.features.auth_mechanisms)
                     evidence.fact(f"{endpoint.url} / EHLO avant TLS", p.features.to_dict())
                     attempt = (p.authenticate_xoauth2(target.bal, token) if token
                                else p.authenticate_plain(target.bal or "test@example.test", "mot-de-passe-de-test"))
@@ -83,6 +86,7 @@ def test_no_auth_before_tls(target, evidence, request):
 
         judged_refusal(evidence, f"{endpoint.url} AUTH PLAIN", kinds, lambda: once("PLAIN"),
                        what="AUTH PLAIN avant TLS")
+        assert_no_mechanism_before_tls(endpoint.url, offered, settings)
         if target.bal and target.idnat:
             judged_refusal(evidence, f"{endpoint.url} AUTH XOAUTH2", kinds, lambda: once("XOAUTH2"),
                            what="AUTH XOAUTH2 avant TLS")

@@ -1,0 +1,27 @@
+"""The monitoring profile needs no trust in the bouchon: LPS-IMAP-02/LPS-SMTP-02 judge what is
+observable without it, the SASL mechanisms offered before TLS (the e2e proof against the
+plaintext_auth reference is in test_monitor_reference)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from mssante_conformance.catalog import load_catalog
+from mssante_conformance.suites.support import assert_no_mechanism_before_tls
+
+
+def test_offering_a_mechanism_before_tls_fails_in_monitoring():
+    with pytest.raises(AssertionError, match="authentification proposée avant TLS.*AUTH=XOAUTH2"):
+        assert_no_mechanism_before_tls("imap://h:143", {"AUTH=XOAUTH2"}, SimpleNamespace(profile="monitoring"))
+    assert_no_mechanism_before_tls("imap://h:143", set(), SimpleNamespace(profile="monitoring"))
+    # the full profile proves it with the token's acceptance instead
+    assert_no_mechanism_before_tls("smtp://h:587", {"XOAUTH2"}, SimpleNamespace(profile="full"))
+
+
+def test_no_monitoring_check_needs_the_bouchon_trusted():
+    catalog = load_catalog()
+    monitoring = [c for c in catalog.checks.values() if c.monitoring]
+    assert len(monitoring) > 30
+    assert [c.id for c in monitoring if "bouchon_trusted" in c.needs] == []

@@ -62,6 +62,10 @@ def register(subparsers) -> None:
     p.add_argument("--host", default="127.0.0.1", help="adresse d'écoute (défaut 127.0.0.1) ; hors "
                    "boucle locale, seules les cibles autorisées peuvent être visées")
     p.add_argument("--port", type=int, default=8766, help="port d'écoute (défaut 8766)")
+    p.add_argument("--public-url", help="URL publique (défaut http://HOST:PORT) ; hors boucle "
+                   "locale, la console est considérée exposée")
+    p.add_argument("--exposed", action="store_true", help="considérer la console exposée (seules "
+                   "les cibles autorisées) même si --host et --public-url sont locaux")
     p.set_defaults(func=serve)
     parser.set_defaults(func=lambda args: (parser.print_help(sys.stderr), 2)[1])
 
@@ -169,17 +173,21 @@ def serve(args) -> int:
     from werkzeug.serving import make_server
 
     from mssante_conformance.console import default_data_dir, init_console
-    from mssante_conformance.console.targets import is_loopback, normalize_host
+    from mssante_conformance.console.targets import console_exposed
     from mssante_conformance.psc import BouchonConfig, create_app
 
     if not 0 < args.port < 65536:
         raise UsageError(f"port invalide : {args.port}")
     data_dir = args.data_dir or default_data_dir()
     host = f"[{args.host}]" if ":" in args.host else args.host
-    public_url = f"http://{host}:{args.port}"
-    config = BouchonConfig(data_dir=data_dir / "bouchon", public_url=public_url)
+    try:
+        config = BouchonConfig(data_dir=data_dir / "bouchon",
+                               public_url=args.public_url or f"http://{host}:{args.port}")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    public_url = config.public_url
     app = create_app(config)
-    exposed = not is_loopback(normalize_host(args.host))
+    exposed = console_exposed(args.host, public_url, explicit=args.exposed)
     console = init_console(app, data_dir, exposed=exposed, public_url=public_url,
                            bouchon_url=public_url)
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
@@ -30,6 +32,13 @@ def oauth_error(error: str, description: str, status: int = 400, headers=None):
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
+
+
+def logout_confirmation(session_id: str | None) -> str:
+    """The token a logout confirmation must carry: derived from the SSO session id (a random
+    UUID in an HttpOnly, SameSite=Lax cookie), so another site can neither read nor forge it,
+    and every worker computes the same one."""
+    return hashlib.sha256(b"psc-bouchon-logout:" + (session_id or "").encode("utf-8", "replace")).hexdigest()
 
 
 def message_page(title: str, message: str, status: int = 200):
@@ -153,11 +162,15 @@ def create_oidc_blueprint(state: BouchonState, server) -> Blueprint:
 
     @bp.route(ENDPOINT_PATHS["end_session_endpoint"], methods=["GET", "POST"])
     def logout():
+        """RP-initiated logout. A valid ``id_token_hint`` says which relying party asks; without
+        one, a GET only shows a confirmation form, whose POST must carry a token bound to the SSO
+        session: an image or a link on another site cannot log the person out."""
         values = request.values
         if request.method == "POST" and values.get("refresh_token") and not values.get("id_token_hint"):
             return logout_with_refresh_token(values.get("refresh_token"))
         session_id, client = request.cookies.get(SSO_COOKIE), None
         hint = values.get("id_token_hint")
+        confirmed = False
         if hint:
             verdict = verify_signature(hint, state.keys.psc)
             if verdict.active:
@@ -167,12 +180,21 @@ def create_oidc_blueprint(state: BouchonState, server) -> Blueprint:
                 return message_page("Déconnexion refusée", "invalid_request: id_token_hint invalide", 400)
             session_id = verdict.claims.get("sid") or session_id
             client = state.clients.get(str(verdict.claims.get("aud")))
+            confirmed = True
         if values.get("client_id"):
             client = state.clients.get(values.get("client_id"))
         target = values.get("post_logout_redirect_uri")
         if target and (client is None or not client.check_redirect_uri(target)):
             return message_page("Déconnexion refusée",
                                 "invalid_request: post_logout_redirect_uri non autorisée", 400)
+        if not confirmed:
+            expected = logout_confirmation(request.cookies.get(SSO_COOKIE))
+            given = request.form.get("confirmation", "") if request.method == "POST" else ""
+            if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
+                kept = {k: values.get(k) for k in ("client_id", "post_logout_redirect_uri", "state")
+                        if isinstance(values.get(k), str) and values.get(k)}
+                return render_template("psc_logout.html", confirmation=expected, kept=kept,
+                                       action=request.path), 400 if request.method == "POST" else 200
         if isinstance(session_id, str):
             state.store.end_session(session_id)
         if target:

@@ -78,6 +78,9 @@ def pytest_configure(config):
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS] = settings
+    from mssante_conformance.resolution import install_pins
+
+    install_pins(settings.resolve)  # every probe connects to the addresses the launcher checked
     config.stash[RESULTS] = {}
     config.stash[SECRETS] = SecretRegistry()
     config.stash[STARTED] = datetime.now(timezone.utc)

@@ -49,6 +49,11 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("allow-target", help="autoriser des cibles (hôte, *.domaine, IP ou réseau CIDR)")
     p.add_argument("entries", nargs="+", metavar="HÔTE")
+    p.add_argument("--organisation", default="", metavar="ORG",
+                   help="organisation à qui appartiennent ces cibles : seuls ses comptes operator "
+                   "peuvent les viser (sans organisation : les administrateurs seulement). Un nom "
+                   "qui mène à une adresse privée ou locale n'est accepté que si cette adresse est "
+                   "elle-même autorisée (IP ou réseau CIDR)")
     p.set_defaults(func=allow_target)
 
     p = sub.add_parser("disallow-target", help="retirer des cibles autorisées")
@@ -143,9 +148,15 @@ def allow_target(args) -> int:
         entries = [normalize_entry(e) for e in args.entries]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    from mssante_conformance.console.store import AccountError
+
     for entry in entries:
-        store.allow(entry)
-        print(f"cible autorisée : {entry}")
+        try:
+            store.allow(entry, args.organisation)
+        except AccountError as exc:
+            raise UsageError(str(exc)) from None
+        owner = f"organisation {args.organisation.strip()}" if args.organisation.strip() else "administrateurs seulement"
+        print(f"cible autorisée : {entry} ({owner})")
     return 0
 
 
@@ -163,8 +174,8 @@ def disallow_target(args) -> int:
 
 
 def list_targets(args) -> int:
-    for entry in _store(args).allowlist():
-        print(entry)
+    for entry, organisation in _store(args).allowlist_entries():
+        print(f"{entry}\t{organisation or '-'}")
     return 0
 
 

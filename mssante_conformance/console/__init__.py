@@ -51,6 +51,7 @@ class Console:
     pdf_timeout: float = 120.0
     bouchon_ca_file: Path | None = None  # CA of the bouchon's own https certificate, for runs
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    resolver: object | None = None  # target names → addresses (None: the system's; tests inject)
 
     @property
     def runs_dir(self) -> Path:

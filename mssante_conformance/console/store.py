@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS users (
   name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created_at REAL NOT NULL,
   organisation TEXT NOT NULL DEFAULT '', session_version INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS allowlist (
-  entry TEXT PRIMARY KEY, added_at REAL NOT NULL);
+  entry TEXT PRIMARY KEY, added_at REAL NOT NULL, organisation TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS runs (
   id TEXT PRIMARY KEY, owner TEXT NOT NULL, job TEXT NOT NULL, target_key TEXT NOT NULL,
   params TEXT NOT NULL, argv TEXT NOT NULL, status TEXT NOT NULL, created_at REAL NOT NULL,
@@ -184,9 +184,33 @@ class ConsoleStore:
         return _user(row)
 
     # ------------------------------------------------------------------ allowlist
-    def allow(self, entry: str) -> None:
+    # Each entry belongs to one organisation: an operator account reaches only its own
+    # organisation's entries; auditors and admins all. An entry without organisation ('')
+    # is reachable by admins only.
+    def allow(self, entry: str, organisation: str = "") -> None:
+        organisation = organisation.strip()
+        if organisation and not _valid_name(organisation):
+            raise AccountError("nom d'organisation invalide (lettres, chiffres, . _ - @ ; 64 au plus)")
         with self._db() as db:
-            db.execute("INSERT OR IGNORE INTO allowlist VALUES (?, ?)", (entry, time.time()))
+            db.execute("INSERT INTO allowlist (entry, added_at, organisation) VALUES (?, ?, ?)"
+                       " ON CONFLICT(entry) DO UPDATE SET organisation=excluded.organisation",
+                       (entry, time.time(), organisation))
+
+    def allowlist_entries(self) -> list[tuple[str, str]]:
+        """(entry, organisation) pairs, by entry."""
+        with self._db() as db:
+            return [(r["entry"], r["organisation"])
+                    for r in db.execute("SELECT entry, organisation FROM allowlist ORDER BY entry")]
+
+    def allowlist_for(self, user: User) -> list[str]:
+        """The entries ``user`` may aim runs at."""
+        if user.sees_all_runs:
+            return self.allowlist()
+        if not user.organisation:
+            return []
+        with self._db() as db:
+            return [r["entry"] for r in db.execute(
+                "SELECT entry FROM allowlist WHERE organisation=? ORDER BY entry", (user.organisation,))]
 
     def disallow(self, entry: str) -> bool:
         with self._db() as db:
@@ -265,6 +289,8 @@ def _add_missing_columns(db) -> None:
     have = {r["name"] for r in db.execute("PRAGMA table_info(users)")}
     if "organisation" not in have:
         db.execute("ALTER TABLE users ADD COLUMN organisation TEXT NOT NULL DEFAULT ''")
+    if "organisation" not in {r["name"] for r in db.execute("PRAGMA table_info(allowlist)")}:
+        db.execute("ALTER TABLE allowlist ADD COLUMN organisation TEXT NOT NULL DEFAULT ''")
     if "session_version" not in have:
         db.execute("ALTER TABLE users ADD COLUMN session_version INTEGER NOT NULL DEFAULT 0")
 

@@ -163,7 +163,8 @@ def job(job_id):
         run_dir = console.runs_dir / run_id
         run_dir.mkdir(mode=0o700)
         submission = parse_submission(job, request.form, request.files, run_dir / "entrees",
-                                      allowlist=console.store.allowlist(), exposed=console.exposed)
+                                      allowlist=console.store.allowlist_for(g.user),
+                                      exposed=console.exposed, resolver=console.resolver)
         errors = submission.errors
         if not errors:
             values = dict(submission.values, report_dir=str(run_dir / "rapport"))

@@ -5,7 +5,9 @@ import logging
 import re
 import sqlite3
 import stat
+from pathlib import Path
 
+import pytest
 import requests
 from flask import Flask
 
@@ -166,3 +168,133 @@ def test_console_database_and_folder_are_private(tmp_path):
     for path in folder.glob("console.sqlite3*"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
     assert stat.S_IMODE((folder / "console.sqlite3").stat().st_mode) == 0o600
+
+
+# ------------------------------------------------------------------ targets: resolution and organisations
+def _org_console(served_console, resolver):
+    console = served_console.console
+    console.exposed = True
+    console.resolver = resolver
+    console.store.create_user("olga", "operator", "olga-mot-de-passe", organisation="operateur-x")
+    console.store.allow("*.operateur-x.fr", "operateur-x")
+    console.store.allow("*.operateur-b.fr", "operateur-b")
+    return console
+
+
+def _launch(served_console, name, password, urls):
+    s, r = _login(served_console.url, name, password)
+    assert r.status_code == 302
+    token = TOKEN.search(s.get(f"{served_console.url}/console/jobs/api-lps-tls", timeout=10).text).group(1)
+    return s.post(f"{served_console.url}/console/jobs/api-lps-tls", timeout=10,
+                  data={"target": "operator", "operator_urls": urls, "csrf_token": token})
+
+
+@pytest.mark.parametrize("address, kind", [("127.0.0.1", "boucle locale"),
+                                           ("10.1.2.3", "réseau privé"),
+                                           ("169.254.169.254", "lien local"),
+                                           ("::ffff:127.0.0.1", "boucle locale")])
+def test_an_allowlisted_name_pointing_at_a_private_address_is_refused(served_console, address, kind):
+    asked = []
+    console = _org_console(served_console, lambda host, port: asked.append((host, port)) or [address])
+    r = _launch(served_console, "olga", "olga-mot-de-passe", "imaps://imap.operateur-x.fr:993")
+    assert r.status_code == 400
+    assert "imap.operateur-x.fr mène à" in r.text and kind in r.text
+    assert asked == [("imap.operateur-x.fr", 993)]
+    assert console.store.runs() == []
+
+
+def test_a_name_with_one_private_address_among_public_ones_is_refused(served_console):
+    console = _org_console(served_console, lambda host, port: ["93.184.216.34", "10.0.0.7"])
+    r = _launch(served_console, "olga", "olga-mot-de-passe", "imaps://imap.operateur-x.fr:993")
+    assert r.status_code == 400 and "10.0.0.7" in r.text
+    assert console.store.runs() == []
+
+
+def test_another_organisations_target_is_refused(served_console):
+    console = _org_console(served_console, lambda host, port: ["93.184.216.34"])
+    r = _launch(served_console, "olga", "olga-mot-de-passe", "imaps://imap.operateur-b.fr:993")
+    assert r.status_code == 400 and "Cible non autorisée sur cette plateforme : imap.operateur-b.fr" in r.text
+    assert console.store.runs() == []
+
+
+def test_entries_are_filtered_by_organisation(tmp_path):
+    store = ConsoleStore(tmp_path)
+    store.allow("*.operateur-x.fr", "operateur-x")
+    store.allow("10.9.0.0/16", "operateur-b")
+    store.allow("mx.plateforme.test")
+    olga = store.create_user("olga", "operator", "olga-mot-de-passe", organisation="operateur-x")
+    nobody = store.create_user("noemie", "operator", "noemie-mot-de-passe")
+    admin = store.create_user("ada", "admin", "ada-mot-de-passe")
+    assert store.allowlist_for(olga) == ["*.operateur-x.fr"]
+    assert store.allowlist_for(nobody) == []
+    assert store.allowlist_for(admin) == ["*.operateur-x.fr", "10.9.0.0/16", "mx.plateforme.test"]
+    assert ("mx.plateforme.test", "") in store.allowlist_entries()
+
+
+def _submission(urls, allowlist, resolver, exposed=True):
+    from werkzeug.datastructures import MultiDict
+
+    from mssante_conformance.console.forms import parse_submission
+    from mssante_conformance.console.jobs import JOBS_BY_ID
+
+    return parse_submission(JOBS_BY_ID["api-lps-tls"], MultiDict({"target": "operator", "operator_urls": urls}),
+                            MultiDict(), Path("/nonexistent"), allowlist=allowlist, exposed=exposed,
+                            resolver=resolver)
+
+
+def test_an_accepted_name_is_pinned_to_the_checked_address():
+    sub = _submission("imaps://imap.operateur-x.fr:993", ["*.operateur-x.fr"], lambda h, p: ["93.184.216.34"])
+    assert sub.errors == {}
+    assert sub.values["resolve"] == ["imap.operateur-x.fr:93.184.216.34"]
+    from mssante_conformance.settings import build_settings, to_argv
+
+    argv = to_argv(build_settings(sub.values))
+    assert "--resolve" in argv and "imap.operateur-x.fr:93.184.216.34" in argv
+
+
+def test_a_private_address_allowlisted_by_ip_is_accepted():
+    sub = _submission("imaps://imap.operateur-x.fr:993", ["*.operateur-x.fr", "10.1.0.0/16"],
+                      lambda h, p: ["10.1.2.3"])
+    assert sub.errors == {} and sub.values["resolve"] == ["imap.operateur-x.fr:10.1.2.3"]
+
+
+def test_probes_connect_to_the_pinned_address_keeping_the_name():
+    import socket as socketlib
+
+    from mssante_conformance.mail.connection import connect_to
+    from mssante_conformance.resolution import install_pins
+
+    with socketlib.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        install_pins(["imap.operateur-x.invalid:127.0.0.1"])
+        try:
+            sock = connect_to("imap.operateur-x.invalid", port, timeout=5)  # no DNS asked
+            sock.close()
+        finally:
+            install_pins([])
+
+
+def test_resolve_option_is_validated():
+    from mssante_conformance.settings import SettingsError, build_settings
+
+    assert build_settings({"resolve": ["imap.op.fr:192.0.2.1"]}).resolve == ("imap.op.fr:192.0.2.1",)
+    with pytest.raises(SettingsError, match="--resolve"):
+        build_settings({"resolve": ["imap.op.fr:pas-une-ip"]})
+
+
+def test_tls_scans_are_pinned_too():
+    from mssante_conformance.mail.endpoint import parse_operator_url
+    from mssante_conformance.mail.tls_scan import _request
+    from mssante_conformance.resolution import install_pins
+
+    install_pins(["imap.operateur-x.invalid:127.0.0.1"])
+    try:
+        request = _request(parse_operator_url("imaps://imap.operateur-x.invalid:993"), None, 5,
+                           ("tls1_0",), False)
+    finally:
+        install_pins([])
+    location = request.server_location
+    assert (location.hostname, location.ip_address) == ("imap.operateur-x.invalid", "127.0.0.1")
+    assert request.network_configuration.tls_server_name_indication == "imap.operateur-x.invalid"

@@ -34,6 +34,14 @@ def oauth_error(error: str, description: str, status: int = 400, headers=None):
     return response
 
 
+# Request values authlib copies into an error_description (RFC 6749: %x20-21 / %x23-5B / %x5D-7E).
+ECHOED_PARAMETERS = ("response_type", "grant_type", "redirect_uri")
+
+
+def _printable_ascii(value: str) -> bool:
+    return all(0x20 <= ord(c) <= 0x7E and c not in '"\\' for c in value)
+
+
 def logout_confirmation(session_id: str | None) -> str:
     """The token a logout confirmation must carry: derived from the SSO session id (a random
     UUID in an HttpOnly, SameSite=Lax cookie), so another site can neither read nor forge it,
@@ -49,14 +57,29 @@ def create_oidc_blueprint(state: BouchonState, server) -> Blueprint:
     bp = Blueprint("psc", __name__, url_prefix=REALM_PATH, template_folder="templates")
 
     @bp.before_request
-    def reject_garbled_basic_auth():
-        # authlib would fail with a 500 on Basic credentials that are not UTF-8.
+    def reject_what_authlib_cannot_answer():
+        # authlib fails with a 500 (not an OAuth error) on Basic credentials that are empty or
+        # not UTF-8, and on values it echoes into an error_description that RFC 6749 restricts
+        # to printable ASCII (found by fuzz/fuzz_bouchon.py).
+        for name in ECHOED_PARAMETERS:
+            value = request.values.get(name)
+            if value is not None and not _printable_ascii(value):
+                if request.endpoint in ("psc.authorize", "wallet_authorize"):
+                    return message_page("Requête d'autorisation refusée",
+                                        f"invalid_request: {name} invalide", 400)
+                return oauth_error("invalid_request", f"{name} contains forbidden characters")
         if request.endpoint not in CLIENT_AUTH_ENDPOINTS:
             return None
         auth = request.headers.get("Authorization", "")
-        if auth[:6].lower() == "basic ":
+        parts = auth.split(None, 1)
+        if " " in auth and len(parts) < 2:  # "Bearer ", " x": authlib unpacks two words
+            return oauth_error("invalid_client", "malformed Authorization header", 401,
+                               {"WWW-Authenticate": 'Basic realm="esante-wallet"'})
+        if parts and parts[0].lower() == "basic":
             try:
-                base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
+                if len(parts) < 2:
+                    raise ValueError("no credentials")
+                base64.b64decode(parts[1].strip(), validate=True).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError, ValueError):
                 return oauth_error("invalid_client", "malformed HTTP Basic credentials", 401,
                                    {"WWW-Authenticate": 'Basic realm="esante-wallet"'})

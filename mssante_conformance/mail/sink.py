@@ -292,6 +292,9 @@ class MxSink:
             timeout=self.session_timeout,
             decode_data=False,
         )
+        # Counted from now, not from connection_made: a burst of accepts creates every protocol
+        # before the first connection_made runs.
+        self._live.add(session)
         return session
 
     def start(self) -> "MxSink":

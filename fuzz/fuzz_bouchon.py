@@ -38,6 +38,7 @@ from mssante_conformance.psc.oidc_views import SSO_COOKIE
 PUBLIC_URL = "http://127.0.0.1:8765"
 ADMIN_SECRET = "fuzz-admin-secret-" + "x" * 16
 JEAN = "899700366240"
+BATCH = 1000
 
 ENDPOINTS: dict[str, dict] = {
     "discovery": {"path": REALM_PATH + STANDARD_DISCOVERY_PATH, "methods": ["GET"],
@@ -242,9 +243,11 @@ def fuzz_endpoint(app, material: Material, name: str, count: int, run_seed: int,
     got_request_exception.connect(note_exception, app)
     started = time.monotonic()
     try:
-        round_seed = run_seed
+        round_seed = run_seed * 1000
         while result.requests < count:
-            remaining = count - result.requests
+            # Batches of at most BATCH examples: hypothesis keeps a tree of every example of one
+            # run, which would show up as the RSS growth we are looking for in the app.
+            remaining = min(count - result.requests, BATCH)
 
             @seed(round_seed)
             @settings(max_examples=remaining, database=None, deadline=None, phases=[Phase.generate],
@@ -271,7 +274,7 @@ def fuzz_endpoint(app, material: Material, name: str, count: int, run_seed: int,
                     result.rss_kib.append((result.requests, rss_kib()))
 
             one()
-            round_seed += 1  # hypothesis may stop short of max_examples: go on with a new seed
+            round_seed += 1  # next batch (or hypothesis stopped short): a new seed
     finally:
         got_request_exception.disconnect(note_exception, app)
         app.logger.removeHandler(handler)

@@ -8,7 +8,8 @@ from werkzeug.exceptions import HTTPException
 from mssante_conformance.psc.admin import create_admin_blueprint
 from mssante_conformance.psc.config import BouchonConfig
 from mssante_conformance.psc.oauth_server import build_server
-from mssante_conformance.psc.oidc_views import create_foreign_blueprint, create_oidc_blueprint
+from mssante_conformance.psc.oidc_views import (create_foreign_blueprint, create_oidc_blueprint,
+                                                reject_what_authlib_cannot_answer)
 from mssante_conformance.psc.state import BouchonState
 
 
@@ -41,6 +42,12 @@ def create_app(config: BouchonConfig, state: BouchonState | None = None, *,
     # PSC's wallet host serves the authorize step at /auth.
     app.add_url_rule("/auth", "wallet_authorize", app.view_functions["psc.authorize"],
                      methods=["GET", "POST"])
+
+    @app.before_request
+    def wallet_authorize_guard():  # the blueprint's guard does not run for an app-level rule
+        if request.endpoint == "wallet_authorize":
+            return reject_what_authlib_cannot_answer()
+        return None
 
     @app.before_request
     def public_url_known():

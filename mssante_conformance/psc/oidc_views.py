@@ -49,6 +49,36 @@ def logout_confirmation(session_id: str | None) -> str:
     return hashlib.sha256(b"psc-bouchon-logout:" + (session_id or "").encode("utf-8", "replace")).hexdigest()
 
 
+def reject_what_authlib_cannot_answer():
+    """Before the realm's views (and PSC's ``/auth`` alias, see app.py)."""
+    # authlib fails with a 500 (not an OAuth error) on Basic credentials that are empty or
+    # not UTF-8, and on values it echoes into an error_description that RFC 6749 restricts
+    # to printable ASCII (found by fuzz/fuzz_bouchon.py).
+    for name in ECHOED_PARAMETERS:
+        value = request.values.get(name)
+        if value is not None and not _printable_ascii(value):
+            if request.endpoint in ("psc.authorize", "wallet_authorize"):
+                return message_page("Requête d'autorisation refusée",
+                                    f"invalid_request: {name} invalide", 400)
+            return oauth_error("invalid_request", f"{name} contains forbidden characters")
+    if request.endpoint not in CLIENT_AUTH_ENDPOINTS:
+        return None
+    auth = request.headers.get("Authorization", "")
+    parts = auth.split(None, 1)
+    if " " in auth and len(parts) < 2:  # "Bearer ", " x": authlib unpacks two words
+        return oauth_error("invalid_client", "malformed Authorization header", 401,
+                           {"WWW-Authenticate": 'Basic realm="esante-wallet"'})
+    if parts and parts[0].lower() == "basic":
+        try:
+            if len(parts) < 2:
+                raise ValueError("no credentials")
+            base64.b64decode(parts[1].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return oauth_error("invalid_client", "malformed HTTP Basic credentials", 401,
+                               {"WWW-Authenticate": 'Basic realm="esante-wallet"'})
+    return None
+
+
 def message_page(title: str, message: str, status: int = 200):
     return render_template("psc_message.html", title=title, message=message), status
 
@@ -56,34 +86,7 @@ def message_page(title: str, message: str, status: int = 200):
 def create_oidc_blueprint(state: BouchonState, server) -> Blueprint:
     bp = Blueprint("psc", __name__, url_prefix=REALM_PATH, template_folder="templates")
 
-    @bp.before_request
-    def reject_what_authlib_cannot_answer():
-        # authlib fails with a 500 (not an OAuth error) on Basic credentials that are empty or
-        # not UTF-8, and on values it echoes into an error_description that RFC 6749 restricts
-        # to printable ASCII (found by fuzz/fuzz_bouchon.py).
-        for name in ECHOED_PARAMETERS:
-            value = request.values.get(name)
-            if value is not None and not _printable_ascii(value):
-                if request.endpoint in ("psc.authorize", "wallet_authorize"):
-                    return message_page("Requête d'autorisation refusée",
-                                        f"invalid_request: {name} invalide", 400)
-                return oauth_error("invalid_request", f"{name} contains forbidden characters")
-        if request.endpoint not in CLIENT_AUTH_ENDPOINTS:
-            return None
-        auth = request.headers.get("Authorization", "")
-        parts = auth.split(None, 1)
-        if " " in auth and len(parts) < 2:  # "Bearer ", " x": authlib unpacks two words
-            return oauth_error("invalid_client", "malformed Authorization header", 401,
-                               {"WWW-Authenticate": 'Basic realm="esante-wallet"'})
-        if parts and parts[0].lower() == "basic":
-            try:
-                if len(parts) < 2:
-                    raise ValueError("no credentials")
-                base64.b64decode(parts[1].strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError, ValueError):
-                return oauth_error("invalid_client", "malformed HTTP Basic credentials", 401,
-                                   {"WWW-Authenticate": 'Basic realm="esante-wallet"'})
-        return None
+    bp.before_request(reject_what_authlib_cannot_answer)
 
     @bp.after_request
     def record_call(response):

@@ -38,6 +38,8 @@ def test_non_ascii_values_authlib_echoes_get_400_not_500(fuzz):
     realm = "/auth/realms/esante-wallet/protocol/openid-connect"
     answer = client.get(realm + "/auth", query_string={"response_type": "code®", "client_id": "lps-test"})
     assert answer.status_code == 400
+    answer = client.get("/auth", query_string={"response_type": "code®", "client_id": "lps-test"})
+    assert answer.status_code == 400  # PSC's wallet alias of authorize
     answer = client.post(realm + "/token", data={"grant_type": "é"})
     assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_request"
 

@@ -76,6 +76,9 @@ def pytest_configure(config):
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS] = settings
+    from mssante_conformance.resolution import install_pins
+
+    install_pins(settings.resolve)  # every probe connects to the addresses the launcher checked
     config.stash[RESULTS] = {}
     config.stash[SECRETS] = SecretRegistry()
     config.stash[STARTED] = datetime.now(timezone.utc)
@@ -329,15 +332,17 @@ def pytest_runtest_makereport(item, call):
 
 def _progress(config, result: CheckResult) -> None:
     """Append the check's outcome to ``<report-dir>/progress.jsonl`` as it finishes, so a
-    console can show a run's progress live (one JSON object per line, no evidence)."""
+    console can show a run's progress live (one JSON object per line, no evidence). The reason
+    goes through the secret registry like the report: it may quote what a server echoed."""
     import json
 
     report_dir = config.stash[SETTINGS].report_dir
+    reason = config.stash[SECRETS].redact(result.reason) if result.reason else result.reason
     try:
         report_dir.mkdir(parents=True, exist_ok=True)
         with open(report_dir / PROGRESS_FILE, "a", encoding="utf-8") as f:
             f.write(json.dumps({"id": result.id, "outcome": result.outcome.value,
-                                "reason": result.reason, "duration_s": result.duration_s},
+                                "reason": reason, "duration_s": result.duration_s},
                                ensure_ascii=False) + "\n")
     except OSError:
         pass  # progress is a convenience; the report is written at the end regardless

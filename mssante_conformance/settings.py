@@ -44,6 +44,9 @@ OPTIONS: tuple[Option, ...] = (
            "imap://hôte[:143] (STARTTLS), imaps://hôte[:993], smtp://hôte[:587] (STARTTLS), "
            "smtps://hôte[:465]. Sans ce paramètre : l'opérateur de référence embarqué.",
            kind="list", default=(), metavar="URL"),
+    Option("--resolve", "resolve", "se connecter à ADRESSE-IP pour HÔTE (le nom reste celui du SNI "
+           "et de la vérification du certificat), répétable ; la console y fixe l'adresse qu'elle "
+           "a vérifiée au lancement", kind="list", default=(), metavar="HÔTE:IP"),
     Option("--bal", "bal", "adresse de la BAL testée (ex. jean.dupont@operateur.fr)", metavar="ADRESSE"),
     Option("--idnat", "idnat", "IDNAT du professionnel titulaire de la BAL (ex. 899700366240)"),
     Option("--other-idnat", "other_idnat", "IDNAT d'un professionnel non titulaire de la BAL "
@@ -133,6 +136,7 @@ class RunSettings:
     """Every parameter of a run, validated. Secrets are not fields (see :meth:`admin_secret`)."""
 
     operator_urls: tuple[str, ...] = _default("operator_urls")
+    resolve: tuple[str, ...] = _default("resolve")
     bal: str | None = _default("bal")
     idnat: str | None = _default("idnat")
     other_idnat: str | None = _default("other_idnat")
@@ -278,6 +282,13 @@ def _validate(s: RunSettings) -> None:
                 f"--operator-url {url!r} : schéma inconnu, attendus : "
                 + ", ".join(f"{x}://" for x in OPERATOR_SCHEMES)
             )
+    for pin in s.resolve:
+        from mssante_conformance.resolution import parse_pin
+
+        try:
+            parse_pin(pin)
+        except ValueError as exc:
+            raise SettingsError(f"--resolve {exc}") from None
     if s.operator_mx and not s.operator_mx.lower().startswith("smtp://"):
         raise SettingsError(f"--operator-mx {s.operator_mx!r} : attendu smtp://hôte:port")
     for cert, key in (("client_cert", "client_key"), ("expired_client_cert", "expired_client_key"),

@@ -21,8 +21,9 @@ Matching is exact on the domain (no subdomain inheritance): the trust space admi
 by one, and an operator's MX has to refuse ``x.domaine.fr`` if only ``domaine.fr`` is listed.
 Comparison is case-insensitive and IDNA-aware (``hôpital.fr`` = ``xn--hpital-ixa.fr``).
 
-Safety: parsed with the standard library's ElementTree (expat: no external entity is ever
-fetched), and any DOCTYPE is refused outright, which also rules out entity-expansion bombs.
+Safety: parsed with defusedxml, which refuses any DTD, entity declaration or external
+reference *after* decoding (a byte search for ``<!DOCTYPE`` misses a UTF-16 file): no entity is
+ever expanded or fetched.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from __future__ import annotations
 import os
 import tempfile
 import xml.etree.ElementTree as ET
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -98,10 +102,10 @@ class TrustWhitelist:
     def parse(cls, data: bytes, *, source: str = "la liste blanche") -> "TrustWhitelist":
         if len(data) > MAX_SIZE:
             raise WhitelistError(f"{source} dépasse {MAX_SIZE // (1024 * 1024)} Mo")
-        if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
-            raise WhitelistError(f"{source} contient une déclaration DOCTYPE/ENTITY, refusée par sécurité")
         try:
-            root = ET.fromstring(data)
+            root = SafeET.fromstring(data, forbid_dtd=True)
+        except DefusedXmlException:
+            raise WhitelistError(f"{source} contient une déclaration DOCTYPE/ENTITY, refusée par sécurité") from None
         except ET.ParseError as exc:
             raise WhitelistError(f"{source} n'est pas un XML valide ({exc})") from None
         names: list[str] = []

@@ -52,6 +52,10 @@ def register(subparsers) -> None:
     parser.add_argument("--console-dir", type=Path, help="répertoire de la console web (comptes, "
                         "lancements ; défaut $MSSANTE_CONFORMANCE_HOME/console ou ./var/console, "
                         "celui de `mssante-conformance console`)")
+    parser.add_argument("--exposed", action="store_true",
+                        help="la console est joignable d'autres machines même si --host et "
+                        "--public-url sont locaux (mandataire, redirection de port) : seules les "
+                        "cibles autorisées peuvent être visées")
     parser.set_defaults(func=run)
 
 
@@ -174,16 +178,16 @@ def run(args) -> int:
         raise UsageError("--tls-ca : fichier introuvable" if tls else "--tls-ca va avec --tls-cert/--tls-key")
     print(describe(state, (config.data_dir / CLIENTS_FILE).resolve(), tls), flush=True)
     from mssante_conformance.console import default_data_dir, init_console
-    from mssante_conformance.console.targets import is_loopback, normalize_host
+    from mssante_conformance.console.targets import console_exposed
 
     app = create_app(config, state)
     console_dir = args.console_dir or default_data_dir()
-    exposed = not is_loopback(normalize_host(args.host))
+    exposed = console_exposed(args.host, config.public_url, explicit=args.exposed)
     if exposed and config.public_url.startswith("http://"):
         print("  ATTENTION            : exposé hors bouclage sans TLS : secret d'administration et "
               "mots de passe circulent en clair (--tls-cert/--tls-key, ou un mandataire TLS)",
               file=sys.stderr, flush=True)
-    # Bound elsewhere than loopback, the console only aims at targets an admin allowed.
+    # Reachable from elsewhere, the console only aims at targets an admin allowed.
     init_console(app, console_dir, exposed=exposed,
                  public_url=config.public_url, bouchon=state, bouchon_url=config.public_url,
                  bouchon_ca_file=args.tls_ca.resolve() if args.tls_ca else None)

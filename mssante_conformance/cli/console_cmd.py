@@ -49,6 +49,11 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("allow-target", help="autoriser des cibles (hôte, *.domaine, IP ou réseau CIDR)")
     p.add_argument("entries", nargs="+", metavar="HÔTE")
+    p.add_argument("--organisation", default="", metavar="ORG",
+                   help="organisation à qui appartiennent ces cibles : seuls ses comptes operator "
+                   "peuvent les viser (sans organisation : les administrateurs seulement). Un nom "
+                   "qui mène à une adresse privée ou locale n'est accepté que si cette adresse est "
+                   "elle-même autorisée (IP ou réseau CIDR)")
     p.set_defaults(func=allow_target)
 
     p = sub.add_parser("disallow-target", help="retirer des cibles autorisées")
@@ -62,6 +67,10 @@ def register(subparsers) -> None:
     p.add_argument("--host", default="127.0.0.1", help="adresse d'écoute (défaut 127.0.0.1) ; hors "
                    "boucle locale, seules les cibles autorisées peuvent être visées")
     p.add_argument("--port", type=int, default=8766, help="port d'écoute (défaut 8766)")
+    p.add_argument("--public-url", help="URL publique (défaut http://HOST:PORT) ; hors boucle "
+                   "locale, la console est considérée exposée")
+    p.add_argument("--exposed", action="store_true", help="considérer la console exposée (seules "
+                   "les cibles autorisées) même si --host et --public-url sont locaux")
     p.set_defaults(func=serve)
     parser.set_defaults(func=lambda args: (parser.print_help(sys.stderr), 2)[1])
 
@@ -139,9 +148,15 @@ def allow_target(args) -> int:
         entries = [normalize_entry(e) for e in args.entries]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    from mssante_conformance.console.store import AccountError
+
     for entry in entries:
-        store.allow(entry)
-        print(f"cible autorisée : {entry}")
+        try:
+            store.allow(entry, args.organisation)
+        except AccountError as exc:
+            raise UsageError(str(exc)) from None
+        owner = f"organisation {args.organisation.strip()}" if args.organisation.strip() else "administrateurs seulement"
+        print(f"cible autorisée : {entry} ({owner})")
     return 0
 
 
@@ -159,8 +174,8 @@ def disallow_target(args) -> int:
 
 
 def list_targets(args) -> int:
-    for entry in _store(args).allowlist():
-        print(entry)
+    for entry, organisation in _store(args).allowlist_entries():
+        print(f"{entry}\t{organisation or '-'}")
     return 0
 
 
@@ -169,17 +184,21 @@ def serve(args) -> int:
     from werkzeug.serving import make_server
 
     from mssante_conformance.console import default_data_dir, init_console
-    from mssante_conformance.console.targets import is_loopback, normalize_host
+    from mssante_conformance.console.targets import console_exposed
     from mssante_conformance.psc import BouchonConfig, create_app
 
     if not 0 < args.port < 65536:
         raise UsageError(f"port invalide : {args.port}")
     data_dir = args.data_dir or default_data_dir()
     host = f"[{args.host}]" if ":" in args.host else args.host
-    public_url = f"http://{host}:{args.port}"
-    config = BouchonConfig(data_dir=data_dir / "bouchon", public_url=public_url)
+    try:
+        config = BouchonConfig(data_dir=data_dir / "bouchon",
+                               public_url=args.public_url or f"http://{host}:{args.port}")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    public_url = config.public_url
     app = create_app(config)
-    exposed = not is_loopback(normalize_host(args.host))
+    exposed = console_exposed(args.host, public_url, explicit=args.exposed)
     console = init_console(app, data_dir, exposed=exposed, public_url=public_url,
                            bouchon_url=public_url)
     try:

@@ -8,7 +8,8 @@
     console.store.create_user("alice", "operator", "un mot de passe long")
     console.shutdown()        # stop the worker (kills running runs)
 
-``exposed``: True when the app listens on anything but loopback; then every target must be on
+``exposed``: True when other machines can reach the app (bind address or public URL not on
+loopback, or ``--exposed``: see ``targets.console_exposed``); then every target must be on
 the administrator's allowlist (see targets.py). ``bouchon``: the bouchon the operators must
 trust (an object with ``issuer``/``operator_client`` — psc's ``Bouchon`` or its state); when
 absent it is looked up in ``app.extensions``, else placeholders are derived from the public URL.
@@ -21,10 +22,11 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mssante_conformance.console.store import ConsoleStore
+from mssante_conformance.console.throttle import LoginThrottle
 from mssante_conformance.console.worker import RunWorker
 
 EXTENSION = "mssante_console"
@@ -48,6 +50,8 @@ class Console:
     bouchon_url: str | None
     pdf_timeout: float = 120.0
     bouchon_ca_file: Path | None = None  # CA of the bouchon's own https certificate, for runs
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    resolver: object | None = None  # target names → addresses (None: the system's; tests inject)
 
     @property
     def runs_dir(self) -> Path:
@@ -96,8 +100,11 @@ def init_console(app, data_dir: str | os.PathLike | None = None, *, exposed: boo
                       bouchon, bouchon_url, pdf_timeout, bouchon_ca_file)
     if not app.secret_key:
         app.secret_key = _session_key(data_dir)
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Flask defines these keys (None/False), so setdefault would leave them unset.
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    if console.public_url and console.public_url.startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True
     app.extensions[EXTENSION] = console
     app.register_blueprint(blueprint, url_prefix=url_prefix)
     worker.recover()

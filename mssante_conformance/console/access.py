@@ -1,7 +1,11 @@
 """Sessions, roles and CSRF protection of the console.
 
-* The session (Flask's signed cookie, HttpOnly, SameSite=Lax) holds the account name and a
-  random CSRF token; it is cleared and renewed at login (no session fixation).
+* The session (Flask's signed cookie, HttpOnly, SameSite=Lax, Secure behind https) holds the
+  account name, the account's session version and a random CSRF token; it is cleared and
+  renewed at login (no session fixation).
+* The cookie lives on the client, so logging out cannot delete a copy of it: the store keeps a
+  session version per account, bumped on logout, password change and deletion, and a cookie
+  whose version differs is refused on every request.
 * Every POST must carry the session's CSRF token in the ``csrf_token`` form field; the
   comparison is constant-time (:func:`csrf_valid`, pure).
 * A user sees only their own runs; ``auditor`` and ``admin`` see every run; auditors never launch.
@@ -17,6 +21,7 @@ from flask import abort, current_app, g, redirect, request, session, url_for
 
 SESSION_USER = "console_user"
 SESSION_CSRF = "console_csrf"
+SESSION_VERSION = "console_version"
 
 
 def csrf_valid(expected: str | None, given: str | None) -> bool:
@@ -44,16 +49,24 @@ def check_csrf() -> None:
 def log_in(user) -> None:
     session.clear()
     session[SESSION_USER] = user.name
+    session[SESSION_VERSION] = user.session_version
     session[SESSION_CSRF] = secrets.token_urlsafe(32)
 
 
 def log_out() -> None:
+    name = session.get(SESSION_USER)
+    if name:  # every copy of this account's cookies dies, not only this browser's
+        current_app.extensions["mssante_console"].store.end_sessions(name)
     session.clear()
 
 
 def load_user():
     name = session.get(SESSION_USER)
-    g.user = current_app.extensions["mssante_console"].store.user(name) if name else None
+    user = current_app.extensions["mssante_console"].store.user(name) if name else None
+    if user is not None and session.get(SESSION_VERSION) != user.session_version:
+        session.clear()  # logged out elsewhere, password changed, or account deleted and re-made
+        user = None
+    g.user = user
     return g.user
 
 

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import serialization
 
 from mssante_conformance.fingerprint import fingerprint
 from mssante_conformance.settings import OPTIONS, SettingsError, build_settings
-from mssante_conformance.console.targets import refused_hosts
+from mssante_conformance.console.targets import refused_hosts, url_host
+from mssante_conformance.resolution import ResolutionRefused, check_target
 
 MAX_UPLOAD_BYTES = 256 * 1024
 TARGET_REFERENCE = "reference"
@@ -112,12 +113,39 @@ def _check_pem(name: str, data: bytes) -> str:
     return f"{first.subject.rfc4514_string()} ({fingerprint(first.public_bytes(serialization.Encoding.DER))})"
 
 
-def parse_submission(job, form, files, inputs_dir: Path, *, allowlist, exposed: bool) -> Submission:
-    """Read ``form``/``files`` (werkzeug MultiDicts) for ``job``; uploads go to ``inputs_dir``."""
+def _pin(urls, allowlist, exposed: bool, resolver) -> dict[str, str]:
+    """{host: checked address} for the named hosts of ``urls`` (IP literals need no pin)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    pins = {}
+    for url in urls:
+        host = url_host(url) or ""
+        try:
+            port = urlsplit(url.strip()).port
+        except ValueError:
+            port = None
+        address = check_target(host, port, allowlist=allowlist, loopback_ok=not exposed,
+                               resolver=resolver)
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            pins[host.lower().rstrip(".")] = address
+    return pins
+
+
+def parse_submission(job, form, files, inputs_dir: Path, *, allowlist, exposed: bool,
+                     resolver=None) -> Submission:
+    """Read ``form``/``files`` (werkzeug MultiDicts) for ``job``; uploads go to ``inputs_dir``.
+
+    ``allowlist``: the entries this user may reach (their organisation's). Target names are
+    resolved now (``resolver``, default the system's) and the run is pinned to the checked
+    addresses (``--resolve``): see :mod:`mssante_conformance.resolution`."""
     target = form.get("target", TARGET_REFERENCE)
     errors: dict[str, str] = {}
     values: dict = {}
     shown: dict[str, str] = {}
+    pins: dict[str, str] = {}
     if target not in (TARGET_REFERENCE, TARGET_OPERATOR):
         errors["target"] = "Cible inconnue"
         target = TARGET_REFERENCE
@@ -168,6 +196,15 @@ def parse_submission(job, form, files, inputs_dir: Path, *, allowlist, exposed: 
             if refused:
                 errors[name] = ("Cible non autorisée sur cette plateforme : " + ", ".join(refused)
                                 + " (l'administrateur tient la liste des cibles autorisées)")
+                continue
+            try:
+                pins.update(_pin(urls, allowlist, exposed, resolver))
+            except ResolutionRefused as exc:
+                errors[name] = f"Cible non autorisée : {exc}"
+    if pins and not errors:
+        values["resolve"] = [f"{host}:{address}" for host, address in sorted(pins.items())]
+        shown["Adresses vérifiées au lancement"] = ", ".join(
+            f"{host} → {address}" for host, address in sorted(pins.items()))
     if not errors:
         try:
             build_settings(values)

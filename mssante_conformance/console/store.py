@@ -8,6 +8,8 @@ Passwords are kept as werkzeug hashes (scrypt); nothing secret is stored in clea
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -27,9 +29,9 @@ _DUMMY_HASH = generate_password_hash("mssante-conformance-dummy", method="scrypt
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
   name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created_at REAL NOT NULL,
-  organisation TEXT NOT NULL DEFAULT '');
+  organisation TEXT NOT NULL DEFAULT '', session_version INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS allowlist (
-  entry TEXT PRIMARY KEY, added_at REAL NOT NULL);
+  entry TEXT PRIMARY KEY, added_at REAL NOT NULL, organisation TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS runs (
   id TEXT PRIMARY KEY, owner TEXT NOT NULL, job TEXT NOT NULL, target_key TEXT NOT NULL,
   params TEXT NOT NULL, argv TEXT NOT NULL, status TEXT NOT NULL, created_at REAL NOT NULL,
@@ -52,6 +54,9 @@ class User:
     # The operator organisation the account acts for ('' = none): an operator account sees only
     # what belongs to its organisation (targets, monitored operators); auditors and admins see all.
     organisation: str = ""
+    # Bumped on logout, password change and deletion: a session cookie carries the version it
+    # was issued under and is refused once it differs (cookies are client-side, see access.py).
+    session_version: int = 0
 
     @property
     def sees_all_runs(self) -> bool:
@@ -107,7 +112,14 @@ class ConsoleStore:
     def __init__(self, data_dir: str | Path):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # mkdir's mode is ignored for a folder that exists, and umask-filtered otherwise.
+        os.chmod(self.data_dir, 0o700)
         self.path = self.data_dir / DB_FILE
+        # The file holds password hashes: private to us. SQLite gives its -wal and -shm files
+        # the database file's mode, so creating this one 0600 is enough (older stores: chmod).
+        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        for path in (self.path, *self.data_dir.glob(DB_FILE + "-*")):
+            os.chmod(path, 0o600)
         with self._db() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
@@ -136,22 +148,31 @@ class ConsoleStore:
         if len(password) < PASSWORD_MIN:
             raise AccountError(f"mot de passe trop court ({PASSWORD_MIN} caractères au moins)")
         digest = generate_password_hash(password, method="scrypt")
+        # A random first version: a cookie of a deleted account never fits its namesake.
+        version = secrets.randbits(31)
         try:
             with self._db() as db:
-                db.execute("INSERT INTO users (name, role, password_hash, created_at, organisation)"
-                           " VALUES (?, ?, ?, ?, ?)", (name, role, digest, time.time(), organisation))
+                db.execute("INSERT INTO users (name, role, password_hash, created_at, organisation,"
+                           " session_version) VALUES (?, ?, ?, ?, ?, ?)",
+                           (name, role, digest, time.time(), organisation, version))
         except sqlite3.IntegrityError:
             raise AccountError(f"le compte {name!r} existe déjà") from None
-        return User(name, role, organisation)
+        return User(name, role, organisation, version)
 
     def set_password(self, name: str, password: str) -> None:
         if len(password) < PASSWORD_MIN:
             raise AccountError(f"mot de passe trop court ({PASSWORD_MIN} caractères au moins)")
         with self._db() as db:
-            cur = db.execute("UPDATE users SET password_hash=? WHERE name=?",
+            cur = db.execute("UPDATE users SET password_hash=?, session_version=session_version+1"
+                             " WHERE name=?",
                              (generate_password_hash(password, method="scrypt"), name))
         if cur.rowcount == 0:
             raise AccountError(f"compte inconnu : {name!r}")
+
+    def end_sessions(self, name: str) -> None:
+        """Invalidate every session cookie issued to ``name`` so far (logout)."""
+        with self._db() as db:
+            db.execute("UPDATE users SET session_version=session_version+1 WHERE name=?", (name,))
 
     def delete_user(self, name: str) -> None:
         with self._db() as db:
@@ -178,9 +199,33 @@ class ConsoleStore:
         return _user(row)
 
     # ------------------------------------------------------------------ allowlist
-    def allow(self, entry: str) -> None:
+    # Each entry belongs to one organisation: an operator account reaches only its own
+    # organisation's entries; auditors and admins all. An entry without organisation ('')
+    # is reachable by admins only.
+    def allow(self, entry: str, organisation: str = "") -> None:
+        organisation = organisation.strip()
+        if organisation and not _valid_name(organisation):
+            raise AccountError("nom d'organisation invalide (lettres, chiffres, . _ - @ ; 64 au plus)")
         with self._db() as db:
-            db.execute("INSERT OR IGNORE INTO allowlist VALUES (?, ?)", (entry, time.time()))
+            db.execute("INSERT INTO allowlist (entry, added_at, organisation) VALUES (?, ?, ?)"
+                       " ON CONFLICT(entry) DO UPDATE SET organisation=excluded.organisation",
+                       (entry, time.time(), organisation))
+
+    def allowlist_entries(self) -> list[tuple[str, str]]:
+        """(entry, organisation) pairs, by entry."""
+        with self._db() as db:
+            return [(r["entry"], r["organisation"])
+                    for r in db.execute("SELECT entry, organisation FROM allowlist ORDER BY entry")]
+
+    def allowlist_for(self, user: User) -> list[str]:
+        """The entries ``user`` may aim runs at."""
+        if user.sees_all_runs:
+            return self.allowlist()
+        if not user.organisation:
+            return []
+        with self._db() as db:
+            return [r["entry"] for r in db.execute(
+                "SELECT entry FROM allowlist WHERE organisation=? ORDER BY entry", (user.organisation,))]
 
     def disallow(self, entry: str) -> bool:
         with self._db() as db:
@@ -251,7 +296,7 @@ def _valid_name(name: str) -> bool:
 
 
 def _user(row) -> User:
-    return User(row["name"], row["role"], row["organisation"])
+    return User(row["name"], row["role"], row["organisation"], row["session_version"])
 
 
 def _add_missing_columns(db) -> None:
@@ -259,6 +304,10 @@ def _add_missing_columns(db) -> None:
     have = {r["name"] for r in db.execute("PRAGMA table_info(users)")}
     if "organisation" not in have:
         db.execute("ALTER TABLE users ADD COLUMN organisation TEXT NOT NULL DEFAULT ''")
+    if "organisation" not in {r["name"] for r in db.execute("PRAGMA table_info(allowlist)")}:
+        db.execute("ALTER TABLE allowlist ADD COLUMN organisation TEXT NOT NULL DEFAULT ''")
+    if "session_version" not in have:
+        db.execute("ALTER TABLE users ADD COLUMN session_version INTEGER NOT NULL DEFAULT 0")
 
 
 def _run(row) -> Run:

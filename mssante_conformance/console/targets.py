@@ -67,6 +67,27 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def console_exposed(bind_host: str, public_url: str | None = None, *, explicit: bool = False) -> bool:
+    """Can machines other than this one reach the console? Then loopback targets are refused.
+
+    True when said so (``--exposed``), when it listens on anything but loopback, or when its
+    public URL names another host: behind a reverse proxy the console binds 127.0.0.1 yet
+    serves the world.
+    """
+    if explicit:
+        return True
+    hosts = [bind_host]
+    if public_url:
+        hosts.append(url_host(public_url) or "")
+    for host in hosts:
+        try:
+            if not is_loopback(normalize_host(host)):
+                return True
+        except ValueError:
+            return True  # unparsable: assume the worse
+    return False
+
+
 def _matches(host: str, entry: str) -> bool:
     if "/" in entry:
         try:

@@ -76,6 +76,7 @@ def _globals():
 @blueprint.errorhandler(404)
 @blueprint.errorhandler(405)
 @blueprint.errorhandler(413)
+@blueprint.errorhandler(429)
 def _error(exc):
     return render_template("console/error.html", code=exc.code, message=exc.description), exc.code
 
@@ -91,19 +92,37 @@ def _fault(exc):  # never a traceback to the user
 # ------------------------------------------------------------------------------ access
 @blueprint.route("/connexion", methods=["GET", "POST"])
 def login():
-    error = None
+    error, status, headers = None, 200, {}
     if request.method == "POST":
-        user = _console().store.authenticate(request.form.get("name", "").strip(),
-                                             request.form.get("password", ""))
-        if user is not None:
-            access.log_in(user)
-            target = request.args.get("next", "")
-            # Only a path of this console: never an open redirect.
-            if not target.startswith(url_for("console.dashboard")) or "//" in target:
-                target = url_for("console.dashboard")
-            return redirect(target)
-        error = "Identifiant ou mot de passe incorrect."
-    return render_template("console/login.html", error=error), 401 if error else 200
+        name = request.form.get("name", "").strip()[:128]
+        address = request.remote_addr
+        throttle = _console().throttle
+        wait = throttle.retry_after(name, address)
+        if wait > 0:  # refused before hashing anything: a flood costs no scrypt
+            current_app.logger.warning("console login refused (throttled %.0f s): account %r from %s",
+                                       wait, name, address)
+            error, status = _throttled_message(wait), 429
+            headers["Retry-After"] = str(int(wait) + 1)
+        else:
+            user = _console().store.authenticate(name, request.form.get("password", ""))
+            if user is not None:
+                throttle.succeeded(name, address)
+                access.log_in(user)
+                target = request.args.get("next", "")
+                # Only a path of this console: never an open redirect.
+                if not target.startswith(url_for("console.dashboard")) or "//" in target:
+                    target = url_for("console.dashboard")
+                return redirect(target)
+            lock = throttle.failed(name, address)
+            current_app.logger.warning("console login failed: account %r from %s%s", name, address,
+                                       f" (locked {lock:.0f} s)" if lock else "")
+            error, status = "Identifiant ou mot de passe incorrect.", 401
+    return render_template("console/login.html", error=error), status, headers
+
+
+def _throttled_message(wait: float) -> str:
+    return (f"Trop d'échecs de connexion : réessayez dans {int(wait) + 1} s "
+            "(identifiant ou adresse temporairement bloqué).")
 
 
 @blueprint.route("/deconnexion", methods=["POST"])
@@ -141,7 +160,8 @@ def job(job_id):
         run_dir = console.runs_dir / run_id
         run_dir.mkdir(mode=0o700)
         submission = parse_submission(job, request.form, request.files, run_dir / "entrees",
-                                      allowlist=console.store.allowlist(), exposed=console.exposed)
+                                      allowlist=console.store.allowlist_for(g.user),
+                                      exposed=console.exposed, resolver=console.resolver)
         errors = submission.errors
         if not errors:
             values = dict(submission.values, report_dir=str(run_dir / "rapport"))

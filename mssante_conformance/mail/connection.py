@@ -13,6 +13,8 @@ import socket
 import ssl
 import time
 
+from mssante_conformance.resolution import connect_address
+
 from . import deadline as check_deadline
 from .endpoint import Endpoint
 from .errors import ConnectionFailed, ConnectionLost, ProbeTimeout, ProtocolMismatch, TlsAlert
@@ -26,10 +28,11 @@ def tcp_connect(endpoint: Endpoint, timeout: float) -> socket.socket:
 
 
 def connect_to(host: str, port: int, timeout: float) -> socket.socket:
+    """``host`` pinned by ``--resolve`` is reached at the pinned address (TLS keeps the name)."""
     where = f"{host}:{port}"
     limit = check_deadline.budget(timeout, where, "connect")
     try:
-        return socket.create_connection((host, port), timeout=limit)
+        return socket.create_connection((connect_address(host), port), timeout=limit)
     except ConnectionRefusedError:
         raise ConnectionFailed(f"connexion refusée par {where}", step="connect") from None
     except socket.gaierror as exc:

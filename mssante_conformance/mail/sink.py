@@ -22,6 +22,9 @@ Policy (the defaults behave like an MSSanté MX, see REFERENCE-OPERATOR.md):
 - Bounds: ``data_size_limit`` (552), 1000-octet lines (500), ``max_recipients`` (452), command
   lines of 512 octets (500), ``session_timeout`` of inactivity; garbage gets 500 and the
   session goes on; nothing a client sends stops the sink.
+- Caps on the whole sink (it may be reachable from the Internet): ``max_connections`` open at
+  once (more get ``421`` and are closed), ``max_messages`` stored and ``max_stored_bytes`` of
+  message data (past either, DATA gets ``452 4.3.1``: a temporary failure, the MTA keeps it).
 
 Each message is committed durably (see :mod:`.sink_store`) before the 250 answer.
 """
@@ -136,6 +139,14 @@ class _SinkSession(SMTP):
                 self.transport.close()
 
 
+class _Busy(asyncio.Protocol):
+    """What a connection beyond ``max_connections`` gets: a 421 greeting, then the door."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(b"421 4.7.0 Too many connections, try again later\r\n")  # type: ignore[attr-defined]
+        transport.close()
+
+
 class _SinkHandler:
     """aiosmtpd hooks: recipients policy, TLS facts, durable delivery."""
 
@@ -186,6 +197,8 @@ class _SinkHandler:
     async def handle_DATA(self, server: _SinkSession, session, envelope) -> str:
         self._record_command(server, "DATA")
         record = self.sink._conns[server.connection_id]
+        if not self.sink._has_room(len(envelope.original_content or b"")):
+            return "452 4.3.1 Insufficient system storage"
         try:
             delivered = await asyncio.to_thread(
                 self.sink._store.deliver,
@@ -225,6 +238,9 @@ class MxSink:
         data_size_limit: int = 10 * 1024 * 1024,
         max_recipients: int = 50,
         session_timeout: float = 60.0,
+        max_connections: int = 64,
+        max_messages: int = 10_000,
+        max_stored_bytes: int = 512 * 1024 * 1024,
     ) -> None:
         self.host, self.port = host, port
         self.domain = domain.strip().rstrip(".").lower()
@@ -235,6 +251,10 @@ class MxSink:
         self.data_size_limit = data_size_limit
         self.max_recipients = max_recipients
         self.session_timeout = session_timeout
+        self.max_connections = max_connections
+        self.max_messages = max_messages
+        self.max_stored_bytes = max_stored_bytes
+        self.refused_connections = 0
         self._tls = server_context(cert_file, key_file, ca_file, min_version=min_tls_version)
         self._store = Maildir(maildir)
         self._handler = _SinkHandler(self)
@@ -257,7 +277,10 @@ class MxSink:
         return self._tls.accepts_any_client_certificate
 
     # -- lifecycle --------------------------------------------------------------------------
-    def _session(self) -> _SinkSession:
+    def _session(self) -> asyncio.Protocol:
+        if len(self._live) >= self.max_connections:  # called on the sink's loop, like _live's updates
+            self.refused_connections += 1
+            return _Busy()
         session = _SinkSession(
             self,
             hostname=self.hostname,
@@ -268,6 +291,9 @@ class MxSink:
             timeout=self.session_timeout,
             decode_data=False,
         )
+        # Counted from now, not from connection_made: a burst of accepts creates every protocol
+        # before the first connection_made runs.
+        self._live.add(session)
         return session
 
     def start(self) -> "MxSink":
@@ -350,22 +376,30 @@ class MxSink:
             self._conns[cid] = replace(self._conns[cid], delivered=self._conns[cid].delivered + 1)
             self._lock.notify_all()
 
+    def _has_room(self, size: int) -> bool:
+        store = self._store
+        return store.count < self.max_messages and store.stored_bytes + size <= self.max_stored_bytes
+
     # -- reading ------------------------------------------------------------------------------
     def connections(self) -> list[SinkConnection]:
         with self._lock:
             return [self._conns[k] for k in sorted(self._conns)]
 
     def messages(self) -> list[DeliveredMessage]:
-        """Every message committed to the maildir (read back from disk), oldest first."""
+        """Every message committed to the maildir (from its index), oldest first."""
         return self._store.messages()
 
     def wait_for(
         self, predicate: Callable[[DeliveredMessage], bool], timeout: float
     ) -> DeliveredMessage | None:
-        """First delivered message matching ``predicate``, waiting at most ``timeout`` s."""
+        """First delivered message matching ``predicate``, waiting at most ``timeout`` s.
+        Each message is judged once: a wake-up looks only at what arrived since the last."""
         deadline = time.monotonic() + max(0.0, timeout)
+        seen = 0
         while True:
-            for message in self.messages():
+            fresh = self._store.messages(seen)
+            seen += len(fresh)
+            for message in fresh:
                 if predicate(message):
                     return message
             remaining = deadline - time.monotonic()

@@ -12,6 +12,11 @@ Only then does the sink answer 250. The rename into ``new/`` is the commit point
 is delivered if and only if its file is in ``new/`` (a sidecar without a message is ignored),
 so a client that drops mid-DATA, or a crash mid-write, never leaves a "delivered" message.
 The message is not altered (no Received: header) so OPI-OUT-04 can compare it byte for byte.
+
+An in-memory index of what was delivered is kept next to the files: read from disk once when
+the maildir is opened, appended to at each commit. Readers (``messages``, the sink's
+``wait_for``) never re-read and re-parse the maildir, and the sink's caps (message count, bytes
+on disk) are checked against it.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ import email.policy
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -55,8 +62,8 @@ class DeliveredMessage:
     def message(self) -> EmailMessage:
         return email.message_from_bytes(self.data, policy=email.policy.default)  # type: ignore[return-value]
 
-    @property
-    def subject(self) -> str:
+    @cached_property
+    def subject(self) -> str:  # parsed once: wait_for asks it of the same message many times
         return str(self.message.get("Subject", ""))
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,6 +110,19 @@ class Maildir:
         self.tmp, self.new, self.meta = self.root / "tmp", self.root / "new", self.root / "meta"
         for sub in (self.tmp, self.new, self.root / "cur", self.meta):
             sub.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = threading.Lock()
+        self._index: list[DeliveredMessage] = self._scan()
+        self._bytes = sum(len(m.data) for m in self._index)
+
+    @property
+    def count(self) -> int:
+        """Messages delivered (as indexed)."""
+        return len(self._index)
+
+    @property
+    def stored_bytes(self) -> int:
+        """Bytes of message data delivered (as indexed; sidecars not counted)."""
+        return self._bytes
 
     @staticmethod
     def _unique_name() -> str:
@@ -141,10 +161,20 @@ class Maildir:
         os.rename(tmp_msg, final)
         _fsync_dir(self.meta)
         _fsync_dir(self.new)
-        return DeliveredMessage(envelope_from, tuple(rcpt_tos), data, tls, received_at, final, connection_id, helo, peer)
+        delivered = DeliveredMessage(envelope_from, tuple(rcpt_tos), data, tls, received_at, final,
+                                     connection_id, helo, peer)
+        with self._lock:
+            self._index.append(delivered)
+            self._bytes += len(data)
+        return delivered
 
-    def messages(self) -> list[DeliveredMessage]:
-        """Every delivered message, oldest first (names start with the nanosecond time)."""
+    def messages(self, start: int = 0) -> list[DeliveredMessage]:
+        """Every delivered message from the ``start``-th on, oldest first (from the index)."""
+        with self._lock:
+            return self._index[start:]
+
+    def _scan(self) -> list[DeliveredMessage]:
+        """Every delivered message on disk, oldest first (names start with the nanosecond time)."""
         found = []
         for path in sorted(self.new.iterdir()):
             try:

@@ -16,6 +16,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mssante_conformance.resolution import pinned_address
+
 from . import breaker
 from . import deadline as check_deadline
 from .certificate import CertificateSummary, hostname_matches, summarize_certificate
@@ -87,11 +89,13 @@ def _request(endpoint: Endpoint, ca_file: str | None, timeout: float, versions: 
             if endpoint.protocol == "imap"
             else sslyze.ProtocolWithOpportunisticTlsEnum.SMTP
         )
+    # sslyze resolves names itself unless given the address: give it the pinned one (--resolve)
+    pinned = pinned_address(endpoint.host)
     try:
         ipaddress.ip_address(endpoint.host)
         location = sslyze.ServerNetworkLocation(endpoint.host, endpoint.port, ip_address=endpoint.host)
     except ValueError:
-        location = sslyze.ServerNetworkLocation(endpoint.host, endpoint.port)
+        location = sslyze.ServerNetworkLocation(endpoint.host, endpoint.port, ip_address=pinned)
     config = sslyze.ServerNetworkConfiguration(
         tls_server_name_indication=endpoint.host,
         tls_opportunistic_encryption=starttls,

@@ -2,7 +2,9 @@
 
 Stored in ``<data-dir>/clients.json`` (mode 0600), created on first start with random secrets
 and reused; the user may add clients there (``{"client_id": {"secret": …, "redirect_uris": […],
-"grant_types": […]}}``). Redirect URIs on a loopback host are accepted for every client, as
+"grant_types": […], "introspection": false}}``). Only clients marked ``"introspection": true``
+(the operator client by default) may call the introspection endpoint: introspection tells who a
+token belongs to, which is the operator's business, not a relying party's. Redirect URIs on a loopback host are accepted for every client, as
 RFC 8252 allows native apps (Thunderbird, test relying parties) to use any loopback port.
 """
 
@@ -48,6 +50,7 @@ class Client:
     client_secret: str = field(repr=False)
     redirect_uris: tuple[str, ...] = ()
     grant_types: tuple[str, ...] = ALL_GRANTS
+    introspection: bool = False  # may call the introspection endpoint (operator clients only)
 
     def get_client_id(self):
         return self.client_id
@@ -77,7 +80,7 @@ class Client:
 def may_introspect(client: Client) -> bool:
     """May ``client`` use the introspection endpoint? The one predicate both the authlib
     endpoint and the WSGI fast path (hot_paths.py) consult, so the two never disagree."""
-    return True  # any confidential client may introspect, as at Keycloak
+    return client.introspection is True  # operator clients only (the clients file says which)
 
 
 class ClientsError(ValueError):
@@ -95,7 +98,7 @@ def load_clients(data_dir: Path) -> tuple[dict[str, Client], bool]:
     if not path.exists():
         document = {
             OPERATOR_CLIENT_ID: {"secret": _new_secret(), "redirect_uris": [],
-                                 "grant_types": ["client_credentials"]},
+                                 "grant_types": ["client_credentials"], "introspection": True},
             LPS_CLIENT_ID: {"secret": _new_secret(), "redirect_uris": [],
                             "grant_types": list(ALL_GRANTS)},
         }
@@ -119,7 +122,9 @@ def load_clients(data_dir: Path) -> tuple[dict[str, Client], bool]:
         clients[client_id] = Client(
             client_id=client_id, client_secret=entry["secret"],
             redirect_uris=tuple(entry.get("redirect_uris") or ()),
-            grant_types=tuple(entry.get("grant_types") or ALL_GRANTS))
+            grant_types=tuple(entry.get("grant_types") or ALL_GRANTS),
+            # files written before the attribute existed: their operator client keeps the right
+            introspection=entry.get("introspection", client_id == OPERATOR_CLIENT_ID) is True)
     for required in (OPERATOR_CLIENT_ID, LPS_CLIENT_ID):
         if required not in clients:
             raise ClientsError(f"{path}: client {required!r} manquant")

@@ -43,7 +43,7 @@ class Bouchon(IssuerUrls):
         config = BouchonConfig(data_dir=Path(data_dir), token_lifetime_s=token_lifetime_s,
                                admin_secret=admin_secret, clock=clock or system_clock)
         state = BouchonState(config)
-        app = create_app(config, state)
+        app = create_app(config, state, public_url_pending=True)  # the port is known once bound
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
         server.daemon_threads = True

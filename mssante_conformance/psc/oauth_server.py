@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, UnauthorizedClientError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -215,11 +215,18 @@ def build_server(app, state: BouchonState) -> AuthorizationServer:
     class Introspection(IntrospectionEndpoint):
         CLIENT_AUTH_METHODS = list(AUTH_METHODS)
 
+        def authenticate_token(self, request, client):
+            # Checked before the token is even looked up: a relying party learns nothing.
+            if not may_introspect(client):  # hot_paths.py consults the same predicate
+                raise UnauthorizedClientError(
+                    description="introspection is reserved to operator clients")
+            return super().authenticate_token(request, client)
+
         def query_token(self, token_string, token_type_hint):
             return find_token(token_string, token_type_hint, check_time=True)
 
         def check_permission(self, token, client, request):
-            return may_introspect(client)  # hot_paths.py consults the same predicate
+            return True  # the client was checked in authenticate_token
 
         def introspect_token(self, token):
             if isinstance(token, RefreshToken):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
@@ -32,6 +34,51 @@ def oauth_error(error: str, description: str, status: int = 400, headers=None):
     return response
 
 
+# Request values authlib copies into an error_description (RFC 6749: %x20-21 / %x23-5B / %x5D-7E).
+ECHOED_PARAMETERS = ("response_type", "grant_type", "redirect_uri")
+
+
+def _printable_ascii(value: str) -> bool:
+    return all(0x20 <= ord(c) <= 0x7E and c not in '"\\' for c in value)
+
+
+def logout_confirmation(session_id: str | None) -> str:
+    """The token a logout confirmation must carry: derived from the SSO session id (a random
+    UUID in an HttpOnly, SameSite=Lax cookie), so another site can neither read nor forge it,
+    and every worker computes the same one."""
+    return hashlib.sha256(b"psc-bouchon-logout:" + (session_id or "").encode("utf-8", "replace")).hexdigest()
+
+
+def reject_what_authlib_cannot_answer():
+    """Before the realm's views (and PSC's ``/auth`` alias, see app.py)."""
+    # authlib fails with a 500 (not an OAuth error) on Basic credentials that are empty or
+    # not UTF-8, and on values it echoes into an error_description that RFC 6749 restricts
+    # to printable ASCII (found by fuzz/fuzz_bouchon.py).
+    for name in ECHOED_PARAMETERS:
+        value = request.values.get(name)
+        if value is not None and not _printable_ascii(value):
+            if request.endpoint in ("psc.authorize", "wallet_authorize"):
+                return message_page("Requête d'autorisation refusée",
+                                    f"invalid_request: {name} invalide", 400)
+            return oauth_error("invalid_request", f"{name} contains forbidden characters")
+    if request.endpoint not in CLIENT_AUTH_ENDPOINTS:
+        return None
+    auth = request.headers.get("Authorization", "")
+    parts = auth.split(None, 1)
+    if " " in auth and len(parts) < 2:  # "Bearer ", " x": authlib unpacks two words
+        return oauth_error("invalid_client", "malformed Authorization header", 401,
+                           {"WWW-Authenticate": 'Basic realm="esante-wallet"'})
+    if parts and parts[0].lower() == "basic":
+        try:
+            if len(parts) < 2:
+                raise ValueError("no credentials")
+            base64.b64decode(parts[1].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return oauth_error("invalid_client", "malformed HTTP Basic credentials", 401,
+                               {"WWW-Authenticate": 'Basic realm="esante-wallet"'})
+    return None
+
+
 def message_page(title: str, message: str, status: int = 200):
     return render_template("psc_message.html", title=title, message=message), status
 
@@ -39,19 +86,7 @@ def message_page(title: str, message: str, status: int = 200):
 def create_oidc_blueprint(state: BouchonState, server) -> Blueprint:
     bp = Blueprint("psc", __name__, url_prefix=REALM_PATH, template_folder="templates")
 
-    @bp.before_request
-    def reject_garbled_basic_auth():
-        # authlib would fail with a 500 on Basic credentials that are not UTF-8.
-        if request.endpoint not in CLIENT_AUTH_ENDPOINTS:
-            return None
-        auth = request.headers.get("Authorization", "")
-        if auth[:6].lower() == "basic ":
-            try:
-                base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError, ValueError):
-                return oauth_error("invalid_client", "malformed HTTP Basic credentials", 401,
-                                   {"WWW-Authenticate": 'Basic realm="esante-wallet"'})
-        return None
+    bp.before_request(reject_what_authlib_cannot_answer)
 
     @bp.after_request
     def record_call(response):
@@ -153,11 +188,15 @@ def create_oidc_blueprint(state: BouchonState, server) -> Blueprint:
 
     @bp.route(ENDPOINT_PATHS["end_session_endpoint"], methods=["GET", "POST"])
     def logout():
+        """RP-initiated logout. A valid ``id_token_hint`` says which relying party asks; without
+        one, a GET only shows a confirmation form, whose POST must carry a token bound to the SSO
+        session: an image or a link on another site cannot log the person out."""
         values = request.values
         if request.method == "POST" and values.get("refresh_token") and not values.get("id_token_hint"):
             return logout_with_refresh_token(values.get("refresh_token"))
         session_id, client = request.cookies.get(SSO_COOKIE), None
         hint = values.get("id_token_hint")
+        confirmed = False
         if hint:
             verdict = verify_signature(hint, state.keys.psc)
             if verdict.active:
@@ -167,12 +206,21 @@ def create_oidc_blueprint(state: BouchonState, server) -> Blueprint:
                 return message_page("Déconnexion refusée", "invalid_request: id_token_hint invalide", 400)
             session_id = verdict.claims.get("sid") or session_id
             client = state.clients.get(str(verdict.claims.get("aud")))
+            confirmed = True
         if values.get("client_id"):
             client = state.clients.get(values.get("client_id"))
         target = values.get("post_logout_redirect_uri")
         if target and (client is None or not client.check_redirect_uri(target)):
             return message_page("Déconnexion refusée",
                                 "invalid_request: post_logout_redirect_uri non autorisée", 400)
+        if not confirmed:
+            expected = logout_confirmation(request.cookies.get(SSO_COOKIE))
+            given = request.form.get("confirmation", "") if request.method == "POST" else ""
+            if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
+                kept = {k: values.get(k) for k in ("client_id", "post_logout_redirect_uri", "state")
+                        if isinstance(values.get(k), str) and values.get(k)}
+                return render_template("psc_logout.html", confirmation=expected, kept=kept,
+                                       action=request.path), 400 if request.method == "POST" else 200
         if isinstance(session_id, str):
             state.store.end_session(session_id)
         if target:

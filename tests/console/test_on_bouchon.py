@@ -17,11 +17,13 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @pytest.fixture
 def on_bouchon(tmp_path):
-    app = psc.create_app(psc.BouchonConfig(data_dir=tmp_path / "bouchon"))
+    config = psc.BouchonConfig(data_dir=tmp_path / "bouchon")
+    app = psc.create_app(config, public_url_pending=True)
     console = init_console(app, tmp_path / "console")
     console.store.create_user("alice", "operator", "alice-mot-de-passe")
     console.store.create_user("bruno", "operator", "bruno-mot-de-passe")
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    config.set_public_url(f"http://127.0.0.1:{server.server_port}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

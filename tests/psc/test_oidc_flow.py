@@ -77,16 +77,22 @@ def test_whole_flow(bouchon, metadata):
         rp.refresh_token(metadata["token_endpoint"], refresh_token=token["refresh_token"])
     assert reused.value.error == "invalid_grant"
 
-    answer = rp.introspect_token(metadata["introspection_endpoint"], token=refreshed["access_token"]).json()
+    # the relying party may not introspect (issue 12): only the operator's client may
+    refused = rp.introspect_token(metadata["introspection_endpoint"], token=refreshed["access_token"])
+    assert refused.status_code in (400, 401, 403)
+    assert refused.json()["error"] == "unauthorized_client" and "SubjectNameID" not in refused.text
+    operator = bouchon.operator_client
+    op = OAuth2Session(operator.client_id, operator.client_secret)
+    answer = op.introspect_token(metadata["introspection_endpoint"], token=refreshed["access_token"]).json()
     assert answer["active"] is True and answer["SubjectNameID"] == JEAN
-    operator = bouchon.operator_client  # Dovecot's "post" mode: credentials in the form
+    # Dovecot's "post" mode: credentials in the form
     answer = requests.post(metadata["introspection_endpoint"], timeout=TIMEOUT, data={
         "token": refreshed["access_token"], "client_id": operator.client_id,
         "client_secret": operator.client_secret}).json()
     assert answer["active"] is True
 
     assert rp.revoke_token(metadata["revocation_endpoint"], token=refreshed["access_token"]).status_code == 200
-    assert rp.introspect_token(metadata["introspection_endpoint"],
+    assert op.introspect_token(metadata["introspection_endpoint"],
                                token=refreshed["access_token"]).json() == {"active": False}
 
     out = requests.get(metadata["end_session_endpoint"], allow_redirects=False, timeout=TIMEOUT,

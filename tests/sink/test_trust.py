@@ -60,6 +60,10 @@ def test_duplicates_collapse_and_unnamespaced_lists_are_read():
         (b"<autre xmlns='urn:x'><y/></autre>", "espace de noms"),
         (b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY x SYSTEM "file:///etc/passwd">]><l>&x;</l>', "DOCTYPE"),
         (b'<!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><l>&b;</l>', "DOCTYPE"),
+        # UTF-16: no "<!DOCTYPE" byte string to find, yet the same internal entity (issue 12)
+        ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE l [<!ENTITY a "x.test">]>'
+         '<ListeBlanche xmlns="https://listeblanche.mssante.fr/schema">'
+         '<Domaine><Nom>&a;</Nom></Domaine></ListeBlanche>'.encode("utf-16"), "DOCTYPE"),
     ],
 )
 def test_bad_or_hostile_xml_is_a_clear_error(data, message):

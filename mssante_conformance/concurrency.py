@@ -24,6 +24,12 @@ those made with *its* token (plus the key-fetches without a token, JWKS/discover
 window), since other exchanges overlap it in time; and the exchanges happen earlier than the
 check that reports them (the report's per-check durations shrink accordingly).
 
+The sslyze scans are not moved: they already run concurrently across endpoints (one
+``tls_scans`` fixture), and running them in the background beside the IMAP/SMTP checks was
+tried and dropped: under load, sslyze's bursts of handshakes beside LPS-IMAP-16's sessions made
+the reference's imaps login stall past the network timeout, tripping the circuit breaker, so the
+outcomes were no longer those of a sequential run.
+
 ``--concurrency 1`` turns all of this off: every exchange runs inside its check, in order.
 """
 
@@ -129,7 +135,6 @@ class TrialPrefetcher:
 
     def _one(self, key: TrialKey, endpoint, check_id, gate, breaker_, check_timeout) -> TrialResult:
         from mssante_conformance.mail import breaker, deadline
-        from mssante_conformance.mail.errors import ProbeError
         from mssante_conformance.suites.support import bouchon_calls_since, xoauth2_exchange
 
         result = TrialResult()
@@ -146,7 +151,7 @@ class TrialPrefetcher:
             try:
                 result.attempt = xoauth2_exchange(self.target, evidence, key.protocol, endpoint,
                                                   result.minted.token, key.label)
-            except ProbeError as exc:
+            except Exception as exc:  # ProbeError or anything else: raised in the owning check
                 result.error = exc
                 return result
         time.sleep(0.05)  # let the bouchon's call log settle (as TokenTrial does)

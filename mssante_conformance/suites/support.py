@@ -216,7 +216,7 @@ def control_valid_token(trial: TokenTrial, protocol: str, endpoint) -> None:
         )
 
 
-def assert_no_mechanism_before_tls(url: str, mechanisms, settings) -> None:
+def assert_no_mechanism_before_tls(url: str, mechanisms, profile: str) -> None:
     """Monitoring profile: the SASL mechanisms a STARTTLS endpoint offers *before* TLS.
 
     In the full profile the proof that authentication is refused before TLS is a valid token
@@ -227,7 +227,7 @@ def assert_no_mechanism_before_tls(url: str, mechanisms, settings) -> None:
     invites a client to send its bearer token in clear, so it fails the check here.
     """
     offered = sorted(mechanisms)
-    if settings.profile == "monitoring" and offered:
+    if profile == "monitoring" and offered:
         raise AssertionError(f"{url} : authentification proposée avant TLS ({', '.join(offered)}) — "
                              "un jeton serait envoyé en clair")
 

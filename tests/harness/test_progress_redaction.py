@@ -3,7 +3,7 @@
 import json
 from types import SimpleNamespace
 
-from mssante_conformance.conformance import SecretRegistry
+from mssante_conformance.secret_registry import SecretRegistry
 from mssante_conformance.outcomes import CheckResult, Outcome
 from mssante_conformance.plugin import PROGRESS_FILE, SECRETS, SETTINGS, _progress
 

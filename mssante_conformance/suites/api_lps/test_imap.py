@@ -50,7 +50,7 @@ def test_tls_offered_with_a_valid_certificate(target, evidence):
 
 
 @pytest.mark.check("LPS-IMAP-02")
-def test_no_authentication_before_tls(target, evidence, trial, request, settings):
+def test_no_authentication_before_tls(target, evidence, trial, request):
     kinds = refusal_kinds(request)
     for endpoint in starttls_endpoints(target.imap, "imap"):
         offered: set[str] = set()
@@ -67,7 +67,7 @@ def test_no_authentication_before_tls(target, evidence, trial, request, settings
             return imap_answer(login.status, login.code), login.status, f"« {login.status} {login.text} »"
 
         judged_refusal(evidence, f"{endpoint.url} LOGIN", kinds, login_once, what="LOGIN avant TLS")
-        assert_no_mechanism_before_tls(endpoint.url, offered, settings)
+        assert_no_mechanism_before_tls(endpoint.url, offered, target.profile)
         if not (target.bal and target.idnat):
             continue
 

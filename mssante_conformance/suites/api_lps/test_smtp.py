@@ -67,7 +67,7 @@ def test_tls_offered_with_a_valid_certificate(target, evidence):
 
 
 @pytest.mark.check("LPS-SMTP-02")
-def test_no_auth_before_tls(target, evidence, request, settings):
+def test_no_auth_before_tls(target, evidence, request):
     kinds = refusal_kinds(request)
     for endpoint in starttls_endpoints(target.smtp, "smtp"):
         offered: set[str] = set()
@@ -86,7 +86,7 @@ def test_no_auth_before_tls(target, evidence, request, settings):
 
         judged_refusal(evidence, f"{endpoint.url} AUTH PLAIN", kinds, lambda: once("PLAIN"),
                        what="AUTH PLAIN avant TLS")
-        assert_no_mechanism_before_tls(endpoint.url, offered, settings)
+        assert_no_mechanism_before_tls(endpoint.url, offered, target.profile)
         if target.bal and target.idnat:
             judged_refusal(evidence, f"{endpoint.url} AUTH XOAUTH2", kinds, lambda: once("XOAUTH2"),
                            what="AUTH XOAUTH2 avant TLS")

@@ -4,7 +4,6 @@ plaintext_auth reference is in test_monitor_reference)."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 import pytest
 
@@ -14,10 +13,10 @@ from mssante_conformance.suites.support import assert_no_mechanism_before_tls
 
 def test_offering_a_mechanism_before_tls_fails_in_monitoring():
     with pytest.raises(AssertionError, match="authentification proposée avant TLS.*AUTH=XOAUTH2"):
-        assert_no_mechanism_before_tls("imap://h:143", {"AUTH=XOAUTH2"}, SimpleNamespace(profile="monitoring"))
-    assert_no_mechanism_before_tls("imap://h:143", set(), SimpleNamespace(profile="monitoring"))
+        assert_no_mechanism_before_tls("imap://h:143", {"AUTH=XOAUTH2"}, "monitoring")
+    assert_no_mechanism_before_tls("imap://h:143", set(), "monitoring")
     # the full profile proves it with the token's acceptance instead
-    assert_no_mechanism_before_tls("smtp://h:587", {"XOAUTH2"}, SimpleNamespace(profile="full"))
+    assert_no_mechanism_before_tls("smtp://h:587", {"XOAUTH2"}, "full")
 
 
 def test_no_monitoring_check_needs_the_bouchon_trusted():

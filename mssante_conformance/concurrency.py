@@ -125,13 +125,28 @@ class TrialPrefetcher:
         gates: dict[str, threading.BoundedSemaphore] = {}
         for key, _, _ in planned:
             gates.setdefault(key.url, threading.BoundedSemaphore(self.concurrency))
+        # One scout per endpoint goes first, alone: an endpoint found mute or unreachable trips
+        # the run's circuit breaker once, and the exchanges queued behind it then end at once
+        # instead of opening N more connections to a server that does not answer.
+        scouts: dict[str, int] = {}
+        for index, (key, _, _) in enumerate(planned):
+            scouts.setdefault(key.url, index)
         workers = min(len(planned), self.concurrency * len(gates))
+        futures: dict[int, object] = {}
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="token-trial") as pool:
-            futures = [(key, pool.submit(self._one, key, endpoint, check_id, gates[key.url],
-                                         breaker, check_timeout))
-                       for key, endpoint, check_id in planned]
-            for key, future in futures:  # plan order: a check takes its results in that order
-                self._results.setdefault(key, deque()).append(future.result())
+            def submit(index):
+                key, endpoint, check_id = planned[index]
+                futures[index] = pool.submit(self._one, key, endpoint, check_id, gates[key.url],
+                                             breaker, check_timeout)
+            for index in scouts.values():
+                submit(index)
+            for index in scouts.values():
+                futures[index].exception()  # wait; its outcome is read below, in plan order
+            for index in range(len(planned)):
+                if index not in futures:
+                    submit(index)
+            for index, (key, _, _) in enumerate(planned):  # a check takes its results in plan order
+                self._results.setdefault(key, deque()).append(futures[index].result())
 
     def _one(self, key: TrialKey, endpoint, check_id, gate, breaker_, check_timeout) -> TrialResult:
         from mssante_conformance.mail import breaker, deadline

@@ -8,16 +8,16 @@ Passwords are kept as werkzeug hashes (scrypt); nothing secret is stored in clea
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import sqlite3
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
+
+from mssante_conformance.private_store import connect, private_db
 
 ROLES = ("operator", "auditor", "admin")
 DB_FILE = "console.sqlite3"
@@ -111,29 +111,13 @@ class Run:
 class ConsoleStore:
     def __init__(self, data_dir: str | Path):
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # mkdir's mode is ignored for a folder that exists, and umask-filtered otherwise.
-        os.chmod(self.data_dir, 0o700)
-        self.path = self.data_dir / DB_FILE
-        # The file holds password hashes: private to us. SQLite gives its -wal and -shm files
-        # the database file's mode, so creating this one 0600 is enough (older stores: chmod).
-        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        for path in (self.path, *self.data_dir.glob(DB_FILE + "-*")):
-            os.chmod(path, 0o600)
+        # The file holds password hashes: private to us (0600 in a 0700 folder).
+        self.path = private_db(self.data_dir, DB_FILE, SCHEMA)
         with self._db() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
             _add_missing_columns(db)
 
-    @contextmanager
     def _db(self):
-        db = sqlite3.connect(self.path, timeout=10)
-        db.row_factory = sqlite3.Row
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
+        return connect(self.path, timeout=10)
 
     # ------------------------------------------------------------------ accounts
     def create_user(self, name: str, role: str, password: str, organisation: str = "") -> User:

@@ -190,7 +190,7 @@ class RunWorker:
         status, verdict, message = final_state(exit_code, read_report(run.report_dir),
                                                timed_out=timed_out)
         if status == RunStatus.FAILED and exit_code == EXIT_USAGE:
-            message += " : " + _log_tail(Path(run.run_dir) / "run.log")
+            message += " : " + log_tail(Path(run.run_dir) / "run.log")
         self.store.update_run(run.id, status=status, verdict=verdict, message=message,
                               exit_code=exit_code, finished_at=time.time())
 
@@ -206,10 +206,11 @@ def _terminate(proc: subprocess.Popen) -> None:
             pass
 
 
-def _log_tail(path: Path) -> str:
+def log_tail(path: Path, limit: int = STDERR_TAIL, empty: str = "") -> str:
+    """What a run's log says last: its last line naming an error, else its last line."""
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
     except OSError:
         return ""
     errors = [line for line in lines if "erreur" in line.lower()]
-    return (errors[-1] if errors else (lines[-1] if lines else ""))[-STDERR_TAIL:]
+    return (errors[-1] if errors else (lines[-1] if lines else empty))[-limit:]

@@ -15,10 +15,10 @@ a regression, and the check's next decided outcome is compared with its last one
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mssante_conformance.private_store import connect, private_db
 
 DB_FILE = "console.sqlite3"  # the console's store (console/store.py)
 DECIDED = ("passed", "failed")
@@ -82,21 +82,11 @@ class MonitorRun:
 class MonitorHistory:
     def __init__(self, data_dir: str | Path):
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.path = self.data_dir / DB_FILE
-        with self._db() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
+        # The console's file (password hashes): created private if the monitor comes first.
+        self.path = private_db(self.data_dir, DB_FILE, SCHEMA)
 
-    @contextmanager
     def _db(self):
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
+        return connect(self.path, timeout=30)
 
     def baseline(self, target: str) -> dict[str, str]:
         """Each check's last decided outcome (passed/failed) in the target's recorded runs."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mssante_conformance.console.worker import read_report
+from mssante_conformance.console.worker import log_tail, read_report
 from mssante_conformance.monitor.alerts import Alerter
 from mssante_conformance.monitor.history import MonitorHistory, MonitorRun
 from mssante_conformance.monitor.targets import MonitoredTarget
@@ -89,8 +89,9 @@ def run_target(target: MonitoredTarget, report_dir: Path, deadline: float,
     if interrupted:
         return TargetOutcome(started, finished, "error", None, None, "tour de supervision interrompu")
     if report is None or not isinstance(report.get("verdict"), str):
+        said = log_tail(log_path, LOG_TAIL, empty="journal vide")
         return TargetOutcome(started, finished, "error", None, None,
-                             f"aucun rapport (code de sortie {proc.returncode}) : {_log_tail(log_path)}")
+                             f"aucun rapport (code de sortie {proc.returncode}) : {said}")
     checks = [c for c in report.get("checks", []) if isinstance(c, dict)]
     if not any(c.get("outcome") in ("passed", "failed") for c in checks):
         # every check in error (unreachable, refused connections…): the run decided nothing
@@ -112,15 +113,6 @@ def _terminate(proc: subprocess.Popen) -> None:
             break
         except subprocess.TimeoutExpired:
             continue
-
-
-def _log_tail(path: Path) -> str:
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    errors = [line for line in lines if "erreur" in line.lower()]
-    return (errors[-1] if errors else (lines[-1] if lines else "journal vide"))[-LOG_TAIL:]
 
 
 class Monitor:

@@ -133,3 +133,16 @@ def test_an_interrupted_round_stops_the_runs_in_flight(tmp_path):
     results = monitor.run_round([target("a"), target("b")])
     assert time.monotonic() - t0 < 5 and started.is_set()
     assert all(r.status == "error" for r in results)
+
+
+def test_history_opened_first_creates_the_console_file_private(tmp_path):
+    """The monitor may create console.sqlite3 before the console does: it holds password hashes
+    once the console opens it, so it is created 0600 in a 0700 folder either way."""
+    import stat
+
+    folder = tmp_path / "console"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    MonitorHistory(folder)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / "console.sqlite3").stat().st_mode) == 0o600

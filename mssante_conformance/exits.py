@@ -11,6 +11,9 @@ EXIT_NON_CONFORME = 1
 EXIT_USAGE = 2
 EXIT_NO_VERDICT = 3  # incomplet, or no check was carried out
 EXIT_INTERRUPTED = 130
+# `monitor --once`: a regression appeared (1), or no target was evaluated (3).
+EXIT_REGRESSION = 1
+EXIT_NOTHING_EVALUATED = EXIT_NO_VERDICT
 
 EXIT_BY_VERDICT = {
     "conforme": EXIT_CONFORME,

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from mssante_conformance.catalog import load_catalog
+from mssante_conformance.catalog import FAMILIES, load_catalog
 from mssante_conformance.conformance import CheckNotCarriedOut, NotApplicable, missing_needs
 from mssante_conformance.evidence import Evidence
 from mssante_conformance.exits import PROGRESS_FILE
@@ -206,9 +206,9 @@ def _check_needs(request):
 
 
 # ------------------------------------------------------------------------------ time bounds
-# Checks that wait for a message to travel get the delivery wait on top of their budget.
-# (The LPS-TLS checks get the TLS scan's bound on top of theirs: see _check_scope.)
-WAITING_FAMILIES = ("OPI-IN", "OPI-OUT")
+# Checks of a family that waits for a message to travel (catalog.Family.waits_for_delivery) get
+# the delivery wait on top of their budget; the LPS-TLS checks get the TLS scan's bound on top
+# of theirs (see _check_scope).
 
 
 def _check_scope(item):
@@ -225,7 +225,7 @@ def _check_scope(item):
     if limit is None:
         seconds = settings.check_timeout
         family = load_catalog().check(check_id).family
-        if family in WAITING_FAMILIES:
+        if FAMILIES[family].waits_for_delivery:
             seconds += settings.delivery_timeout
         if family == "LPS-TLS":  # the first one runs the sslyze scan of every endpoint, itself bounded
             from mssante_conformance.mail.tls_scan import SCAN_BUDGET_FACTOR

@@ -23,12 +23,14 @@ DEFAULT_CATALOG = "ref1-v1.5.toml"
 class Family:
     """A family of checks: the prefix of their ids, the part of Ref#1 it belongs to, its French
     title, and the kind of API LPS endpoint its checks need besides their catalog ``needs``
-    (``lps``: any of them; None: none)."""
+    (``lps``: any of them; None: none), and whether its checks wait for a message to travel
+    (they get the delivery wait on top of their deadline)."""
 
     id: str
     interface: str  # "api_lps" | "operator_interface"
     title: str
     endpoint: str | None
+    waits_for_delivery: bool = False
 
 
 FAMILIES: dict[str, Family] = {f.id: f for f in (
@@ -36,8 +38,10 @@ FAMILIES: dict[str, Family] = {f.id: f for f in (
     Family("LPS-SMTP", "api_lps", "API LPS — SMTP (soumission)", "smtp"),
     Family("LPS-TLS", "api_lps", "API LPS — TLS", "lps"),
     Family("LPS-CERT", "api_lps", "API LPS — AUTH_CLI (certificat)", "imap"),
-    Family("OPI-IN", "operator_interface", "Interface opérateurs — entrant", None),
-    Family("OPI-OUT", "operator_interface", "Interface opérateurs — sortant", "smtp"),
+    Family("OPI-IN", "operator_interface", "Interface opérateurs — entrant", None,
+           waits_for_delivery=True),
+    Family("OPI-OUT", "operator_interface", "Interface opérateurs — sortant", "smtp",
+           waits_for_delivery=True),
 )}
 CHECK_ID = re.compile(rf"^({'|'.join(FAMILIES)})-\d{{2}}$")
 KNOWN_NEEDS = frozenset(

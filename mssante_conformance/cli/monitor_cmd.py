@@ -16,14 +16,12 @@ from pathlib import Path
 
 from mssante_conformance.cli import UsageError
 
+from mssante_conformance.exits import EXIT_INTERRUPTED, EXIT_NOTHING_EVALUATED, EXIT_REGRESSION
+from mssante_conformance.report.render_labels import VERDICT_LABELS
+
 EXIT_OK = 0
-EXIT_REGRESSION = 1
-EXIT_NOTHING = 3
-EXIT_INTERRUPTED = 130
 
 STATUS_FR = {"finished": "terminé", "error": "erreur"}
-VERDICT_FR = {"conforme": "conforme", "non_conforme_majeure": "non conforme (majeure)",
-              "non_conforme_bloquante": "non conforme (bloquante)", "incomplet": "incomplet"}
 
 
 def register(subparsers) -> None:
@@ -86,7 +84,7 @@ def exit_code(results) -> int:
     if any(r.changes.regressions for r in results):
         return EXIT_REGRESSION
     if not any(r.status == "finished" for r in results):
-        return EXIT_NOTHING
+        return EXIT_NOTHING_EVALUATED
     return EXIT_OK
 
 
@@ -127,7 +125,7 @@ def _show(results, history, as_json: bool) -> None:
 def render_table(results) -> str:
     head = ("Cible", "Statut", "Verdict", "Réussis", "Échecs", "Erreurs", "Régressions",
             "Rétablissements", "Durée")
-    rows = [(r.target, STATUS_FR.get(r.status, r.status), VERDICT_FR.get(r.verdict or "", "—"),
+    rows = [(r.target, STATUS_FR.get(r.status, r.status), VERDICT_LABELS.get(r.verdict or "", "—"),
              str(r.count("passed")), str(r.count("failed")), str(r.count("error")),
              ", ".join(r.changes.regressions) or "—", ", ".join(r.changes.recoveries) or "—",
              f"{r.duration:.0f} s") for r in results]

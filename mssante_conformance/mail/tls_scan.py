@@ -4,10 +4,21 @@ sslyze brings its own OpenSSL build, so SSL 3.0 / TLS 1.0 / 1.1 probes work what
 system OpenSSL allows. STARTTLS endpoints (``imap://``, ``smtp://``) are scanned through
 sslyze's opportunistic TLS support. Results are :class:`TlsScanResult` values, one per
 endpoint, in the order given; an endpoint that cannot be scanned carries ``error``.
+
+sslyze enumerates a version's cipher suites with one handshake per suite (121 for SSL 3.0 / TLS
+1.0 / 1.1, 158 for TLS 1.2). So each version is first probed with ONE handshake offering every
+suite sslyze would try (one per OpenSSL build it would use). Only a definite refusal — the server
+answered with a TLS ``protocol_version`` or ``handshake_failure`` alert — marks the version refused
+without enumeration; anything else (accepted, connection closed or reset without an alert,
+timeout, any other error) gets sslyze's full per-suite scan, as before. A server that drops an
+oversized ClientHello is therefore enumerated, never recorded as refusing. ``full=True`` skips the
+probes (the old path, kept to compare).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import ipaddress
 import queue
 import threading
@@ -37,6 +48,15 @@ TLS_VERSIONS: dict[str, str] = {
     "tls1_3": "tls_1_3_cipher_suites",
 }
 
+# OpenSSL reasons that only a fatal alert RECEIVED from the server produces: the server refused
+# every suite offered, or the version itself. Not "Connection was shut down by peer", a reset,
+# "wrong version number"… which sslyze also reports as ServerRejectedTlsHandshake.
+_REFUSAL_ALERTS = {
+    "tlsv1 alert protocol version": "protocol_version",
+    "sslv3 alert handshake failure": "handshake_failure",
+}
+ENUMERATED = "énumération"
+
 
 @dataclass(frozen=True)
 class TlsScanResult:
@@ -60,6 +80,8 @@ class TlsScanResult:
     hostname_matched: bool | None = None
     errors: tuple[str, ...] = ()
     error: str | None = None
+    # version → how it was decided: ENUMERATED, or the refusal seen by the one-handshake probe
+    decided_by: dict[str, str] = field(default_factory=dict, compare=False)
 
     def accepts(self, version: str) -> bool | None:
         return self.versions.get(version)
@@ -76,6 +98,7 @@ class TlsScanResult:
             "hostname_matched": self.hostname_matched,
             "errors": list(self.errors),
             "error": self.error,
+            "versions_decided_by": dict(self.decided_by),
         }
 
 
@@ -116,6 +139,114 @@ def _request(endpoint: Endpoint, ca_file: str | None, timeout: float, versions: 
     )
 
 
+def _sslyze_version(name: str):
+    from sslyze.server_connectivity import TlsVersionEnum
+
+    return {"ssl3": TlsVersionEnum.SSL_3_0, "tls1_0": TlsVersionEnum.TLS_1_0, "tls1_1": TlsVersionEnum.TLS_1_1,
+            "tls1_2": TlsVersionEnum.TLS_1_2, "tls1_3": TlsVersionEnum.TLS_1_3}[name]
+
+
+@functools.cache
+def _probe_offers(name: str) -> tuple[tuple[bool, str], ...]:
+    """(legacy OpenSSL?, cipher string) per handshake of the probe of ``name``: together they offer
+    exactly the suites sslyze's enumeration tries, each with the OpenSSL build it would use."""
+    from sslyze.plugins.openssl_cipher_suites._tls12_workaround import WorkaroundForTls12ForCipherSuites
+    from sslyze.plugins.openssl_cipher_suites.cipher_suites import CipherSuitesRepository
+
+    version = _sslyze_version(name)
+    names = sorted(s.openssl_name for s in CipherSuitesRepository.get_all_cipher_suites(version))
+    if name == "tls1_3":
+        return ((False, ":".join(names)),)
+    if name != "tls1_2":
+        return ((True, ":".join(names)),)
+    legacy = [n for n in names if WorkaroundForTls12ForCipherSuites.requires_legacy_openssl(n)]
+    modern = [n for n in names if n not in legacy]
+    return tuple((flag, ":".join(group)) for flag, group in ((False, modern), (True, legacy)) if group)
+
+
+def _refusal(server_info, name: str) -> str | None:
+    """One handshake per OpenSSL build offering every suite of ``name``: the alert names if EVERY
+    handshake ended with a refusal alert from the server, else ``None`` (enumerate)."""
+    from nassl import _nassl
+    from nassl.ssl_client import SslClient
+    from sslyze.errors import ServerRejectedTlsHandshake
+
+    alerts = []
+    for legacy, ciphers in _probe_offers(name):
+        try:
+            connection = server_info.get_preconfigured_tls_connection(
+                override_tls_version=_sslyze_version(name), should_use_legacy_openssl=legacy)
+        except Exception:  # noqa: BLE001 - whatever it is, enumeration decides
+            return None
+        try:
+            if name == "tls1_3" and isinstance(connection.ssl_client, SslClient):
+                connection.ssl_client.set_ciphersuites(ciphers)
+            else:
+                connection.ssl_client.set_cipher_list(ciphers)
+            connection.connect(should_retry_connection=False)
+        except ServerRejectedTlsHandshake as exc:
+            cause = exc.__context__
+            reason = cause.args[0] if isinstance(cause, _nassl.OpenSSLError) and cause.args else ""
+            alert = next((a for text, a in _REFUSAL_ALERTS.items() if isinstance(reason, str) and text in reason), None)
+            if alert is None:
+                return None
+            alerts.append(alert)
+        except Exception:  # noqa: BLE001 - accepted (client certificate asked…), timeout, odd error
+            return None
+        else:
+            return None
+        finally:
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001
+                pass
+    return ", ".join(dict.fromkeys(alerts)) if alerts else None
+
+
+def _refused_versions(request, versions: tuple[str, ...], width: int) -> dict[str, str]:
+    """version → why it is refused, for the versions the one-handshake probe saw refused.
+
+    Empty when the server cannot be reached here: the scan then runs (and fails) as before."""
+    from sslyze.server_connectivity import ServerConnectivityInfo, check_connectivity_to_server
+
+    try:
+        probing = check_connectivity_to_server(request.server_location, request.network_configuration)
+    except Exception:  # noqa: BLE001 - sslyze's own connectivity test reports it
+        return {}
+    info = ServerConnectivityInfo(request.server_location, request.network_configuration, probing)
+    alerts = _in_threads(lambda name: _refusal(info, name), list(versions), width)
+    return {name: f"refus TLS (alerte {alert}) à la sonde de version"
+            for name, alert in zip(versions, alerts) if alert is not None}
+
+
+def _in_threads(function, items: list, width: int) -> list:
+    """``[function(item) for item in items]``, ``width`` at a time, in daemon threads (a scan past
+    its deadline is abandoned, never waited for); an item whose call raised gives ``None``."""
+    results: list = [None] * len(items)
+    pending = queue.Queue()
+    for index in range(len(items)):
+        pending.put(index)
+
+    def run() -> None:
+        while True:
+            try:
+                index = pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                results[index] = function(items[index])
+            except Exception:  # noqa: BLE001 - None: the caller falls back to the full scan
+                results[index] = None
+
+    threads = [threading.Thread(target=run, name="mssante-tls-probe", daemon=True)
+               for _ in range(max(1, min(width, len(items))))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def _last_line(trace) -> str:
     if trace is None:
         return "erreur inconnue"
@@ -125,8 +256,11 @@ def _last_line(trace) -> str:
     return message if sep and kind.startswith("sslyze.") else line
 
 
-def _fold(endpoint: Endpoint, result, ca_file: str | None, versions: tuple[str, ...], certificate: bool) -> TlsScanResult:
+def _fold(endpoint: Endpoint, result, ca_file: str | None, versions: tuple[str, ...], certificate: bool,
+          refused: dict[str, str] | None = None) -> TlsScanResult:
     import sslyze
+
+    refused = refused or {}
 
     if result.scan_status != sslyze.ServerScanStatusEnum.COMPLETED or result.scan_result is None:
         reason = _last_line(result.connectivity_error_trace)
@@ -135,7 +269,12 @@ def _fold(endpoint: Endpoint, result, ca_file: str | None, versions: tuple[str, 
     suites: dict[str, tuple[str, ...]] = {}
     weak: dict[str, tuple[str, ...]] = {}
     errors: list[str] = []
+    decided_by: dict[str, str] = {}
     for name in versions:
+        if name in refused:  # what the enumeration finds for a version refused outright
+            accepted[name], suites[name], decided_by[name] = False, (), refused[name]
+            continue
+        decided_by[name] = ENUMERATED
         attempt = getattr(result.scan_result, TLS_VERSIONS[name])
         if attempt.status != sslyze.ScanCommandAttemptStatusEnum.COMPLETED or attempt.result is None:
             accepted[name] = None
@@ -164,7 +303,8 @@ def _fold(endpoint: Endpoint, result, ca_file: str | None, versions: tuple[str, 
             chain_valid = any(r.was_validation_successful for r in results)
             if not chain_valid:
                 chain_error = next((r.validation_error for r in results if r.validation_error), "chaîne non vérifiée")
-    return TlsScanResult(endpoint, accepted, suites, weak, cert, chain_valid, chain_error, matched, tuple(errors))
+    return TlsScanResult(endpoint, accepted, suites, weak, cert, chain_valid, chain_error, matched, tuple(errors),
+                         decided_by=decided_by)
 
 
 def scan_endpoints(
@@ -176,6 +316,7 @@ def scan_endpoints(
     certificate: bool = True,
     concurrency: int = 10,
     max_duration: float | None = None,
+    full: bool = False,
 ) -> list[TlsScanResult]:
     """Scan ``endpoints`` (up to ``concurrency`` at once); one result per endpoint, in order.
 
@@ -188,6 +329,10 @@ def scan_endpoints(
     the check's deadline (:mod:`.deadline`). Endpoints not scanned by then get ``error``.
     Endpoints the run gave up on (:mod:`.breaker`), and plaintext endpoints whose greeting
     was found not to be IMAP/SMTP (no STARTTLS possible), are not scanned.
+
+    Each version is first probed with one handshake (see the module docstring) and enumerated
+    suite by suite unless the server refused it with an alert; ``full=True`` enumerates every
+    version (the probes are run within the same deadline).
     """
     parsed = [parse_operator_url(e) if isinstance(e, str) else e for e in endpoints]
     by_endpoint: dict[Endpoint, TlsScanResult] = {}
@@ -204,11 +349,26 @@ def scan_endpoints(
         limit = check_deadline.budget(own, where, "tls_scan")
         cut_by_check = check_deadline.current() is not None and limit >= check_deadline.current().remaining() - 0.05
         requests = list(_request_list(pending, ca_file, timeout, versions, certificate))
-        for endpoint, result in _scan_within(requests, concurrency, limit):
+        refused_by: dict[Endpoint, dict[str, str]] = {}
+
+        def narrow(requests: list) -> list:
+            """Run in the scan's thread: probe the versions, drop the commands of refused ones."""
+            import sslyze
+
+            found = _in_threads(lambda request: _refused_versions(request, versions, 5), requests, concurrency)
+            narrowed = []
+            for request, refused in zip(requests, found):
+                refused = refused or {}
+                refused_by[_find(pending, request)] = refused
+                drop = {getattr(sslyze.ScanCommand, TLS_VERSIONS[v].upper()) for v in refused}
+                narrowed.append(dataclasses.replace(request, scan_commands=set(request.scan_commands) - drop))
+            return narrowed
+
+        for endpoint, result in _scan_within(requests, concurrency, limit, None if full else narrow):
             found = _find(pending, result)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # sslyze's trust stores hold certificates cryptography frowns upon
-                by_endpoint[found] = _fold(found, result, ca_file, versions, certificate)
+                by_endpoint[found] = _fold(found, result, ca_file, versions, certificate, refused_by.get(found))
         for endpoint in pending:
             if endpoint not in by_endpoint:
                 why = (str(check_deadline.current().exceeded(f"{endpoint.host}:{endpoint.port}", "tls_scan"))
@@ -220,11 +380,12 @@ def scan_endpoints(
 _DONE = object()
 
 
-def _scan_within(requests: list, concurrency: int, limit: float):
+def _scan_within(requests: list, concurrency: int, limit: float, prepare=None):
     """Yield ``(None, sslyze result)`` as scans complete, for at most ``limit`` seconds.
 
     sslyze runs in a daemon thread (its own threads are daemons too): a scan still going when
-    the time is up is abandoned, never waited for.
+    the time is up is abandoned, never waited for. ``prepare(requests)``, if given, runs first
+    in that thread (within the same limit) and returns the requests to scan.
     """
     import sslyze
 
@@ -234,9 +395,10 @@ def _scan_within(requests: list, concurrency: int, limit: float):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                scanned = prepare(requests) if prepare is not None else requests
                 scanner = sslyze.Scanner(concurrent_server_scans_limit=max(1, concurrency),
                                          per_server_concurrent_connections_limit=5)
-                scanner.queue_scans(requests)
+                scanner.queue_scans(scanned)
                 for result in scanner.get_results():
                     results.put(result)
         except Exception as exc:  # noqa: BLE001 - handed to the caller's thread

@@ -48,3 +48,148 @@ def test_scan_with_a_foreign_ca_reports_an_invalid_chain(tls_servers, tls_materi
     )
     assert result.chain_valid is False and result.chain_error
     assert result.hostname_matched is True and result.versions == {"tls1_2": True}
+
+
+# ------------------------------------------------------------------ the one-handshake version probe
+class HelloGate:
+    """A plain TCP front for a real TLS server: reads each ClientHello, counts it by the version
+    the client offers, and for the versions in ``policy`` answers itself — ``"drop"``: closes
+    without any alert when more than 4 suites are offered (a small hello goes through), ``"alert"``:
+    a fatal protocol_version alert. Everything else is relayed to ``backend_port``."""
+
+    VERSIONS = {0x0300: "ssl3", 0x0301: "tls1_0", 0x0302: "tls1_1", 0x0303: "tls1_2+"}
+
+    def __init__(self, backend_port: int, policy: dict[str, str]) -> None:
+        import collections
+        import socket
+        import threading
+
+        self.backend_port, self.policy = backend_port, policy
+        self.hellos: collections.Counter = collections.Counter()  # version → ClientHellos seen
+        self.large: collections.Counter = collections.Counter()  # version → hellos of > 4 suites
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._threads = threading
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self._threads.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _read(conn, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = conn.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("closed")
+            data += chunk
+        return data
+
+    def _serve(self, conn) -> None:
+        import socket
+
+        conn.settimeout(10)
+        try:
+            header = self._read(conn, 5)
+            record = self._read(conn, int.from_bytes(header[3:5], "big"))
+            hello = record[4:]  # handshake type + length, then the ClientHello body
+            version = self.VERSIONS.get(int.from_bytes(hello[0:2], "big"), "?")
+            session = hello[34]
+            suites = int.from_bytes(hello[35 + session:37 + session], "big") // 2
+            self.hellos[version] += 1
+            self.large[version] += suites > 4
+            action = self.policy.get(version)
+            if action == "drop" and suites > 4:
+                conn.close()  # no alert: as a middlebox choking on a large ClientHello
+                return
+            if action == "alert":
+                conn.sendall(bytes([21, *hello[0:2], 0, 2, 2, 70]))  # fatal protocol_version, in the offered version
+                conn.close()
+                return
+            backend = socket.create_connection(("127.0.0.1", self.backend_port), timeout=10)
+            backend.sendall(header + record)
+            self._threads.Thread(target=self._pump, args=(backend, conn), daemon=True).start()
+            self._pump(conn, backend)
+        except (OSError, IndexError):
+            conn.close()
+
+    @staticmethod
+    def _pump(source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(2)
+                except OSError:
+                    pass
+
+
+def _verdicts(result):
+    return result.versions, result.accepted_suites, result.weak_suites, result.errors, result.error
+
+
+def test_probe_gives_the_full_enumeration_verdicts(tls_servers, tls_material):
+    urls = [f"imaps://127.0.0.1:{tls_servers['modern'].port}", f"imaps://127.0.0.1:{tls_servers['legacy'].port}",
+            f"imap://127.0.0.1:{tls_servers['starttls'].port}"]
+    fast = scan_endpoints(urls, ca_file=tls_material.ca_file, timeout=3)
+    full = scan_endpoints(urls, ca_file=tls_material.ca_file, timeout=3, full=True)
+    assert [_verdicts(r) for r in fast] == [_verdicts(r) for r in full]
+    assert fast == full  # every field but how each version was decided
+    modern, legacy, starttls = fast
+    for result in (modern, starttls):
+        for version in ("tls1_0", "tls1_1"):
+            assert result.decided_by[version].startswith("refus TLS (alerte protocol_version)"), result.decided_by
+        assert result.decided_by["ssl3"].startswith("refus TLS (alerte "), result.decided_by  # OpenSSL 3: handshake_failure
+        assert result.decided_by["tls1_2"] == result.decided_by["tls1_3"] == "énumération"
+    assert legacy.decided_by["tls1_0"] == "énumération" and legacy.accepted_suites["tls1_0"]
+    assert modern.to_dict()["versions_decided_by"] == modern.decided_by
+    assert set(full[0].decided_by.values()) == {"énumération"}
+
+
+def test_a_server_dropping_a_large_hello_without_alert_is_enumerated(tls_material):
+    backend = ScriptedServer(imap_session(None, implicit=True), tls=server_context(tls_material, legacy=True))
+    gate = HelloGate(backend.port, {"tls1_0": "drop"})
+    try:
+        (result,) = scan_endpoints([f"imaps://127.0.0.1:{gate.port}"], ca_file=tls_material.ca_file, timeout=3,
+                                   versions=("tls1_0",))
+        (direct,) = scan_endpoints([f"imaps://127.0.0.1:{backend.port}"], ca_file=tls_material.ca_file, timeout=3,
+                                   versions=("tls1_0",), full=True)
+    finally:
+        gate.close()
+        backend.close()
+    assert result.error is None, result.error
+    assert gate.large["tls1_0"] >= 1  # the probe was dropped…
+    assert result.decided_by == {"tls1_0": "énumération"}  # …so never taken for a refusal
+    assert result.versions == {"tls1_0": True} and result.accepted_suites["tls1_0"]
+    assert gate.hellos["tls1_0"] > 50  # one handshake per suite
+    assert result.accepted_suites == direct.accepted_suites and result.weak_suites == direct.weak_suites
+
+
+def test_a_protocol_version_alert_is_a_refusal_after_one_handshake(tls_material):
+    backend = ScriptedServer(imap_session(None, implicit=True), tls=server_context(tls_material, legacy=True))
+    gate = HelloGate(backend.port, {"tls1_0": "alert", "tls1_1": "alert"})
+    try:
+        (result,) = scan_endpoints([f"imaps://127.0.0.1:{gate.port}"], ca_file=tls_material.ca_file, timeout=3,
+                                   versions=("tls1_0", "tls1_1", "tls1_2"))
+    finally:
+        gate.close()
+        backend.close()
+    assert result.error is None, result.error
+    assert result.versions == {"tls1_0": False, "tls1_1": False, "tls1_2": True}
+    assert result.accepted_suites["tls1_0"] == result.accepted_suites["tls1_1"] == ()
+    assert gate.hellos["tls1_0"] == gate.hellos["tls1_1"] == 1
+    assert result.decided_by["tls1_0"] == "refus TLS (alerte protocol_version) à la sonde de version"
+    assert result.decided_by["tls1_2"] == "énumération"
+    assert result.to_dict()["versions_decided_by"]["tls1_1"] == result.decided_by["tls1_1"]

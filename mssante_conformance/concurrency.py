@@ -90,7 +90,7 @@ class TrialPrefetcher:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ planning
-    def plan(self, items, settings) -> list[tuple[TrialKey, object, str]]:
+    def plan(self, items) -> list[tuple[TrialKey, object, str]]:
         """``(key, endpoint, check id)`` of every exchange the marked ``items`` will make."""
         from mssante_conformance.catalog import load_catalog
         from mssante_conformance.conformance import missing_needs
@@ -211,7 +211,7 @@ class PrefetchPlugin:
         session_items = item.session.items
         upcoming = session_items[session_items.index(item):]
         prefetcher = TrialPrefetcher(target, settings.concurrency)
-        prefetcher.run(prefetcher.plan(upcoming, settings),
+        prefetcher.run(prefetcher.plan(upcoming),
                        breaker=item.config.stash.get(self._breaker_key, None),
                        check_timeout=settings.check_timeout)
         _ACTIVE = prefetcher

@@ -36,13 +36,12 @@ def target(monkeypatch):
     monkeypatch.setattr(conformance, "missing_needs", lambda check, target: [])
     return SimpleNamespace(imap=[endpoint("imap://a:143"), endpoint("imaps://a:993")],
                            smtp=[endpoint("smtp://a:587")], bal="jean@op.test", idnat="899700366240",
-                           other_idnat="899700771191")
+                           other_idnat="899700771191", profile="full")
 
 
 def test_plan_is_control_then_token_per_endpoint_as_a_check_would_go(target):
     planned = TrialPrefetcher(target, 8).plan(
-        [Item("LPS-IMAP-06", "imap", "expired"), Item("LPS-SMTP-12", "smtp", other_professional=True)],
-        SimpleNamespace(profile="full"))
+        [Item("LPS-IMAP-06", "imap", "expired"), Item("LPS-SMTP-12", "smtp", other_professional=True)])
     assert [key for key, _, _ in planned] == [
         TrialKey("imap", "imap://a:143", "valid", None, CONTROL_LABEL),
         TrialKey("imap", "imap://a:143", "expired", None, "jeton expired"),
@@ -55,8 +54,8 @@ def test_plan_is_control_then_token_per_endpoint_as_a_check_would_go(target):
 
 
 def test_monitoring_profile_plans_no_control(target):
-    planned = TrialPrefetcher(target, 8).plan([Item("LPS-IMAP-06", "imap", "expired")],
-                                              SimpleNamespace(profile="monitoring"))
+    target.profile = "monitoring"
+    planned = TrialPrefetcher(target, 8).plan([Item("LPS-IMAP-06", "imap", "expired")])
     assert all(key.variant == "expired" for key, _, _ in planned) and len(planned) == 2
 
 

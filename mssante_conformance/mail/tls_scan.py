@@ -56,6 +56,10 @@ _REFUSAL_ALERTS = {
     "sslv3 alert handshake failure": "handshake_failure",
 }
 ENUMERATED = "énumération"
+# what ``accepted_suites`` of a version holds (``suites_enumerated`` in the evidence)
+ALL_SUITES = "toutes"  # every suite sslyze knows was tried: the complete list
+WEAK_ONLY = "faibles seulement"  # the suite negotiated by the probe + the weak suites accepted
+NO_SUITES = "aucune (version refusée)"
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class TlsScanResult:
     error: str | None = None
     # version → how it was decided: ENUMERATED, or the refusal seen by the one-handshake probe
     decided_by: dict[str, str] = field(default_factory=dict, compare=False)
+    # version → ALL_SUITES, WEAK_ONLY or NO_SUITES: how complete ``accepted_suites[version]`` is
+    suites_enumerated: dict[str, str] = field(default_factory=dict, compare=False)
 
     def accepts(self, version: str) -> bool | None:
         return self.versions.get(version)
@@ -99,6 +105,7 @@ class TlsScanResult:
             "errors": list(self.errors),
             "error": self.error,
             "versions_decided_by": dict(self.decided_by),
+            "suites_enumerated": dict(self.suites_enumerated),
         }
 
 
@@ -164,59 +171,181 @@ def _probe_offers(name: str) -> tuple[tuple[bool, str], ...]:
     return tuple((flag, ":".join(group)) for flag, group in ((False, modern), (True, legacy)) if group)
 
 
-def _refusal(server_info, name: str) -> str | None:
-    """One handshake per OpenSSL build offering every suite of ``name``: the alert names if EVERY
-    handshake ended with a refusal alert from the server, else ``None`` (enumerate)."""
-    from nassl import _nassl
-    from nassl.ssl_client import SslClient
-    from sslyze.errors import ServerRejectedTlsHandshake
+@functools.cache
+def _weak_suites(name: str) -> tuple:
+    """sslyze's suites of ``name`` that :func:`weak_suite_reasons` calls weak (by IANA name)."""
+    from sslyze.plugins.openssl_cipher_suites.cipher_suites import CipherSuitesRepository
 
-    alerts = []
+    suites = CipherSuitesRepository.get_all_cipher_suites(_sslyze_version(name))
+    return tuple(sorted((s for s in suites if weak_suite_reasons(s.name)), key=lambda s: s.name))
+
+
+def _negotiated(connection, name: str) -> str | None:
+    from sslyze.plugins.openssl_cipher_suites.cipher_suites import CipherSuitesRepository
+
+    try:
+        openssl_name = connection.ssl_client.get_current_cipher_name()
+        return CipherSuitesRepository.get_cipher_suite_with_openssl_name(_sslyze_version(name), openssl_name).name
+    except Exception:  # noqa: BLE001 - accepted all the same; only the name is missing
+        return None
+
+
+def _probe(server_info, name: str) -> tuple[str, str | None]:
+    """One handshake per OpenSSL build offering every suite of ``name``.
+
+    ``("accepted", negotiated suite or None)`` if one completed (or, as in sslyze's per-suite test,
+    ended in a client-certificate request or a DH group too weak for sslyze: the server accepted a
+    suite); ``("refused", alerts)`` if EVERY handshake ended with a refusal alert from the server;
+    else ``("unknown", None)``: the enumeration decides."""
+    from nassl import _nassl
+    from nassl.ssl_client import ClientCertificateRequested, SslClient
+    from sslyze.errors import ServerRejectedTlsHandshake, ServerTlsConfigurationNotSupported
+
+    alerts, unknown = [], False
     for legacy, ciphers in _probe_offers(name):
         try:
             connection = server_info.get_preconfigured_tls_connection(
                 override_tls_version=_sslyze_version(name), should_use_legacy_openssl=legacy)
         except Exception:  # noqa: BLE001 - whatever it is, enumeration decides
-            return None
+            unknown = True
+            continue
         try:
             if name == "tls1_3" and isinstance(connection.ssl_client, SslClient):
                 connection.ssl_client.set_ciphersuites(ciphers)
             else:
                 connection.ssl_client.set_cipher_list(ciphers)
-            connection.connect(should_retry_connection=False)
+            try:
+                connection.connect(should_retry_connection=False)
+            except (ClientCertificateRequested, ServerTlsConfigurationNotSupported):
+                pass  # what connect_with_cipher_suite counts as accepted
+            return "accepted", _negotiated(connection, name)
         except ServerRejectedTlsHandshake as exc:
             cause = exc.__context__
             reason = cause.args[0] if isinstance(cause, _nassl.OpenSSLError) and cause.args else ""
             alert = next((a for text, a in _REFUSAL_ALERTS.items() if isinstance(reason, str) and text in reason), None)
             if alert is None:
-                return None
-            alerts.append(alert)
-        except Exception:  # noqa: BLE001 - accepted (client certificate asked…), timeout, odd error
-            return None
-        else:
-            return None
+                unknown = True
+            else:
+                alerts.append(alert)
+        except Exception:  # noqa: BLE001 - timeout, reset, odd error: enumeration decides
+            unknown = True
         finally:
             try:
                 connection.close()
             except Exception:  # noqa: BLE001
                 pass
-    return ", ".join(dict.fromkeys(alerts)) if alerts else None
+    if alerts and not unknown:
+        return "refused", ", ".join(dict.fromkeys(alerts))
+    return "unknown", None
 
 
-def _refused_versions(request, versions: tuple[str, ...], width: int) -> dict[str, str]:
-    """version → why it is refused, for the versions the one-handshake probe saw refused.
-
-    Empty when the server cannot be reached here: the scan then runs (and fails) as before."""
-    from sslyze.server_connectivity import ServerConnectivityInfo, check_connectivity_to_server
+def _weak_test(server_info, name: str, suite) -> bool | None:
+    """sslyze's own per-suite test of one suite: accepted?, ``None`` for the "no ciphers available"
+    combination sslyze's enumeration skips too. Raises for what would fail sslyze's scan command."""
+    from sslyze.connection_helpers.tls_connection import NoCiphersAvailableBugInSSlyze
+    from sslyze.plugins.openssl_cipher_suites._test_cipher_suite import (
+        CipherSuiteAcceptedByServer,
+        connect_with_cipher_suite,
+    )
 
     try:
-        probing = check_connectivity_to_server(request.server_location, request.network_configuration)
-    except Exception:  # noqa: BLE001 - sslyze's own connectivity test reports it
-        return {}
-    info = ServerConnectivityInfo(request.server_location, request.network_configuration, probing)
-    alerts = _in_threads(lambda name: _refusal(info, name), list(versions), width)
-    return {name: f"refus TLS (alerte {alert}) à la sonde de version"
-            for name, alert in zip(versions, alerts) if alert is not None}
+        outcome = connect_with_cipher_suite(server_info, _sslyze_version(name), suite)
+    except NoCiphersAvailableBugInSSlyze:
+        return None
+    return isinstance(outcome, CipherSuiteAcceptedByServer)
+
+
+_RAISED = object()
+
+
+def _decide(server_info, versions: tuple[str, ...], width: int) -> dict[str, tuple]:
+    """version → ``("refused", why)`` or ``("accepted", suites, weak)`` for what the probes settle;
+    the versions left out are enumerated suite by suite."""
+    probes = _in_threads(lambda name: _probe(server_info, name), list(versions), width)
+    decided: dict[str, tuple] = {}
+    accepted: dict[str, str | None] = {}
+    for name, probe in zip(versions, probes):
+        if probe is None:
+            continue
+        kind, detail = probe
+        if kind == "refused":
+            decided[name] = ("refused", f"refus TLS (alerte {detail}) à la sonde de version")
+        elif kind == "accepted":
+            accepted[name] = detail
+    # the weak suites of every accepted version, one handshake each, ``width`` at a time
+    jobs = [(name, suite) for name in accepted for suite in _weak_suites(name)]
+
+    def test(job):
+        try:
+            return _weak_test(server_info, *job)
+        except Exception:  # noqa: BLE001 - that version is enumerated instead
+            return _RAISED
+
+    outcomes = _in_threads(test, jobs, width)
+    failed = {name for (name, _), outcome in zip(jobs, outcomes) if outcome is _RAISED}
+    for name, negotiated in accepted.items():
+        if name in failed:
+            continue
+        weak = {suite.name: weak_suite_reasons(suite.name)
+                for (version, suite), outcome in zip(jobs, outcomes) if version == name and outcome is True}
+        suites = tuple(sorted({*weak, *([negotiated] if negotiated else [])}, reverse=True))
+        decided[name] = ("accepted", suites, weak, negotiated)
+    return decided
+
+
+def _connectivity(request):
+    """sslyze's connectivity test of ``request``'s server (raises ``ConnectionToServerFailed``)."""
+    from sslyze.server_connectivity import check_connectivity_to_server
+
+    return check_connectivity_to_server(request.server_location, request.network_configuration)
+
+
+def _fast_scan(requests: list, versions: tuple[str, ...], concurrency: int, decided: dict):
+    """Yield one sslyze ``ServerScanResult`` per request: ONE connectivity test per server, then
+    :func:`_decide`, then sslyze's own scan machinery for what is left (the certificate and the
+    versions to enumerate). ``decided[request.uuid]`` gets :func:`_decide`'s answer."""
+    from traceback import TracebackException
+
+    import sslyze
+    from sslyze.errors import ConnectionToServerFailed
+    from sslyze.scanner._mass_scanner import MassScannerProducerThread, NoMoreServerScanRequestsSentinel
+    from sslyze.server_connectivity import ServerConnectivityInfo
+
+    to_scan: queue.Queue = queue.Queue()
+    results: queue.Queue = queue.Queue()
+    mass = MassScannerProducerThread(max(1, concurrency), 5, to_scan, results)
+    mass.start()
+
+    def one(request) -> None:
+        try:
+            probing = _connectivity(request)
+        except ConnectionToServerFailed as exc:  # as sslyze's Scanner reports it
+            results.put(sslyze.ServerScanResult(
+                uuid=request.uuid, server_location=request.server_location,
+                network_configuration=request.network_configuration,
+                connectivity_status=sslyze.ServerConnectivityStatusEnum.ERROR,
+                connectivity_error_trace=TracebackException.from_exception(exc), connectivity_result=None,
+                scan_status=sslyze.ServerScanStatusEnum.ERROR_NO_CONNECTIVITY, scan_result=None))
+            return
+        info = ServerConnectivityInfo(request.server_location, request.network_configuration, probing)
+        try:
+            decided[request.uuid] = found = _decide(info, versions, 5)
+        except Exception:  # noqa: BLE001 - everything is enumerated
+            found = {}
+        drop = {getattr(sslyze.ScanCommand, TLS_VERSIONS[v].upper()) for v in found}
+        to_scan.put((dataclasses.replace(request, scan_commands=set(request.scan_commands) - drop), probing))
+
+    def feed() -> None:
+        try:
+            _in_threads(one, requests, concurrency)
+        finally:
+            to_scan.put(NoMoreServerScanRequestsSentinel())
+
+    threading.Thread(target=feed, name="mssante-tls-probe", daemon=True).start()
+    while not isinstance(item := results.get(), NoMoreServerScanRequestsSentinel):
+        results.task_done()
+        yield item
+    results.task_done()
 
 
 def _in_threads(function, items: list, width: int) -> list:
@@ -257,10 +386,10 @@ def _last_line(trace) -> str:
 
 
 def _fold(endpoint: Endpoint, result, ca_file: str | None, versions: tuple[str, ...], certificate: bool,
-          refused: dict[str, str] | None = None) -> TlsScanResult:
+          decided: dict[str, tuple] | None = None) -> TlsScanResult:
     import sslyze
 
-    refused = refused or {}
+    decided = decided or {}
 
     if result.scan_status != sslyze.ServerScanStatusEnum.COMPLETED or result.scan_result is None:
         reason = _last_line(result.connectivity_error_trace)
@@ -270,11 +399,19 @@ def _fold(endpoint: Endpoint, result, ca_file: str | None, versions: tuple[str, 
     weak: dict[str, tuple[str, ...]] = {}
     errors: list[str] = []
     decided_by: dict[str, str] = {}
+    enumerated: dict[str, str] = {}
     for name in versions:
-        if name in refused:  # what the enumeration finds for a version refused outright
-            accepted[name], suites[name], decided_by[name] = False, (), refused[name]
+        settled = decided.get(name)
+        if settled is not None and settled[0] == "refused":  # what the enumeration finds for a version refused outright
+            accepted[name], suites[name], decided_by[name], enumerated[name] = False, (), settled[1], NO_SUITES
             continue
-        decided_by[name] = ENUMERATED
+        if settled is not None:  # accepted at the probe; its weak suites tested one by one
+            _, suites[name], found, negotiated = settled
+            accepted[name], enumerated[name] = True, WEAK_ONLY
+            decided_by[name] = f"acceptée à la sonde de version ({negotiated or 'suite non nommée'})"
+            weak.update(found)
+            continue
+        decided_by[name], enumerated[name] = ENUMERATED, ALL_SUITES
         attempt = getattr(result.scan_result, TLS_VERSIONS[name])
         if attempt.status != sslyze.ScanCommandAttemptStatusEnum.COMPLETED or attempt.result is None:
             accepted[name] = None
@@ -304,7 +441,7 @@ def _fold(endpoint: Endpoint, result, ca_file: str | None, versions: tuple[str, 
             if not chain_valid:
                 chain_error = next((r.validation_error for r in results if r.validation_error), "chaîne non vérifiée")
     return TlsScanResult(endpoint, accepted, suites, weak, cert, chain_valid, chain_error, matched, tuple(errors),
-                         decided_by=decided_by)
+                         decided_by=decided_by, suites_enumerated=enumerated)
 
 
 def scan_endpoints(
@@ -349,26 +486,13 @@ def scan_endpoints(
         limit = check_deadline.budget(own, where, "tls_scan")
         cut_by_check = check_deadline.current() is not None and limit >= check_deadline.current().remaining() - 0.05
         requests = list(_request_list(pending, ca_file, timeout, versions, certificate))
-        refused_by: dict[Endpoint, dict[str, str]] = {}
-
-        def narrow(requests: list) -> list:
-            """Run in the scan's thread: probe the versions, drop the commands of refused ones."""
-            import sslyze
-
-            found = _in_threads(lambda request: _refused_versions(request, versions, 5), requests, concurrency)
-            narrowed = []
-            for request, refused in zip(requests, found):
-                refused = refused or {}
-                refused_by[_find(pending, request)] = refused
-                drop = {getattr(sslyze.ScanCommand, TLS_VERSIONS[v].upper()) for v in refused}
-                narrowed.append(dataclasses.replace(request, scan_commands=set(request.scan_commands) - drop))
-            return narrowed
-
-        for endpoint, result in _scan_within(requests, concurrency, limit, None if full else narrow):
+        decided: dict = {}  # request uuid → what the probes settled (fast path)
+        run = _full_scan if full else functools.partial(_fast_scan, versions=versions, decided=decided)
+        for result in _scan_within(requests, concurrency, limit, run):
             found = _find(pending, result)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # sslyze's trust stores hold certificates cryptography frowns upon
-                by_endpoint[found] = _fold(found, result, ca_file, versions, certificate, refused_by.get(found))
+                by_endpoint[found] = _fold(found, result, ca_file, versions, certificate, decided.get(result.uuid))
         for endpoint in pending:
             if endpoint not in by_endpoint:
                 why = (str(check_deadline.current().exceeded(f"{endpoint.host}:{endpoint.port}", "tls_scan"))
@@ -380,26 +504,28 @@ def scan_endpoints(
 _DONE = object()
 
 
-def _scan_within(requests: list, concurrency: int, limit: float, prepare=None):
-    """Yield ``(None, sslyze result)`` as scans complete, for at most ``limit`` seconds.
-
-    sslyze runs in a daemon thread (its own threads are daemons too): a scan still going when
-    the time is up is abandoned, never waited for. ``prepare(requests)``, if given, runs first
-    in that thread (within the same limit) and returns the requests to scan.
-    """
+def _full_scan(requests: list, concurrency: int):
+    """sslyze's Scanner: every requested version enumerated suite by suite."""
     import sslyze
 
+    scanner = sslyze.Scanner(concurrent_server_scans_limit=max(1, concurrency), per_server_concurrent_connections_limit=5)
+    scanner.queue_scans(requests)
+    yield from scanner.get_results()
+
+
+def _scan_within(requests: list, concurrency: int, limit: float, run):
+    """Yield the sslyze results of ``run(requests, concurrency)`` as they come, for at most ``limit`` s.
+
+    ``run`` goes in a daemon thread (sslyze's own threads are daemons too): a scan still going
+    when the time is up is abandoned, never waited for.
+    """
     results: queue.Queue = queue.Queue()
 
     def work() -> None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                scanned = prepare(requests) if prepare is not None else requests
-                scanner = sslyze.Scanner(concurrent_server_scans_limit=max(1, concurrency),
-                                         per_server_concurrent_connections_limit=5)
-                scanner.queue_scans(scanned)
-                for result in scanner.get_results():
+                for result in run(requests, concurrency=concurrency):
                     results.put(result)
         except Exception as exc:  # noqa: BLE001 - handed to the caller's thread
             results.put(exc)
@@ -417,7 +543,7 @@ def _scan_within(requests: list, concurrency: int, limit: float, prepare=None):
             return
         if isinstance(item, Exception):
             raise item
-        yield None, item
+        yield item
 
 
 def _request_list(parsed, ca_file, timeout, versions, certificate):

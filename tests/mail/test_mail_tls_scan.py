@@ -137,7 +137,23 @@ class HelloGate:
 
 
 def _verdicts(result):
-    return result.versions, result.accepted_suites, result.weak_suites, result.errors, result.error
+    return result.versions, result.weak_suites, result.errors, result.error
+
+
+def assert_same_verdicts(fast, full):
+    """What the checks read is identical; the fast ``accepted_suites`` is a part of the full one,
+    all of it for an enumerated version."""
+    assert [_verdicts(r) for r in fast] == [_verdicts(r) for r in full]
+    assert [(r.certificate, r.chain_valid, r.chain_error, r.hostname_matched) for r in fast] == \
+        [(r.certificate, r.chain_valid, r.chain_error, r.hostname_matched) for r in full]
+    for quick, complete in zip(fast, full):
+        assert set(complete.suites_enumerated.values()) <= {"toutes"}
+        for version, suites in quick.accepted_suites.items():
+            assert set(suites) <= set(complete.accepted_suites[version]), version
+            assert bool(suites) == bool(complete.accepted_suites[version]), version
+            if quick.suites_enumerated[version] == "toutes":
+                assert suites == complete.accepted_suites[version]
+            assert set(quick.weak_suites) & set(complete.accepted_suites[version]) <= set(suites)
 
 
 def test_probe_gives_the_full_enumeration_verdicts(tls_servers, tls_material):
@@ -145,17 +161,50 @@ def test_probe_gives_the_full_enumeration_verdicts(tls_servers, tls_material):
             f"imap://127.0.0.1:{tls_servers['starttls'].port}"]
     fast = scan_endpoints(urls, ca_file=tls_material.ca_file, timeout=3)
     full = scan_endpoints(urls, ca_file=tls_material.ca_file, timeout=3, full=True)
-    assert [_verdicts(r) for r in fast] == [_verdicts(r) for r in full]
-    assert fast == full  # every field but how each version was decided
+    assert_same_verdicts(fast, full)
     modern, legacy, starttls = fast
     for result in (modern, starttls):
         for version in ("tls1_0", "tls1_1"):
             assert result.decided_by[version].startswith("refus TLS (alerte protocol_version)"), result.decided_by
+            assert result.suites_enumerated[version] == "aucune (version refusée)"
         assert result.decided_by["ssl3"].startswith("refus TLS (alerte "), result.decided_by  # OpenSSL 3: handshake_failure
-        assert result.decided_by["tls1_2"] == result.decided_by["tls1_3"] == "énumération"
-    assert legacy.decided_by["tls1_0"] == "énumération" and legacy.accepted_suites["tls1_0"]
+        for version in ("tls1_2", "tls1_3"):
+            assert result.decided_by[version].startswith("acceptée à la sonde de version (TLS_"), result.decided_by
+            assert result.suites_enumerated[version] == "faibles seulement"
+            assert len(result.accepted_suites[version]) == 1  # the negotiated suite: no weak one here
+    # the legacy server accepts weak suites in TLS 1.0/1.1/1.2: found one by one, as the enumeration does
+    assert legacy.weak_suites and legacy.weak_suites == full[1].weak_suites
+    assert legacy.suites_enumerated["tls1_0"] == "faibles seulement"
+    assert len(legacy.accepted_suites["tls1_2"]) < len(full[1].accepted_suites["tls1_2"])
     assert modern.to_dict()["versions_decided_by"] == modern.decided_by
+    assert modern.to_dict()["suites_enumerated"]["tls1_2"] == "faibles seulement"
     assert set(full[0].decided_by.values()) == {"énumération"}
+    assert full[0].to_dict()["suites_enumerated"]["tls1_2"] == "toutes"
+
+
+def test_a_weak_suite_behind_a_preferred_strong_one_is_found(tls_material):
+    """The probe negotiates the server's preferred (strong) suite; the anonymous suite it also
+    accepts is found by the per-suite tests."""
+    import ssl
+
+    context = server_context(tls_material)
+    context.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256:AECDH-AES128-SHA:@SECLEVEL=0")
+    context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    server = ScriptedServer(imap_session(None, implicit=True), tls=context)
+    try:
+        url = [f"imaps://127.0.0.1:{server.port}"]
+        (fast,) = scan_endpoints(url, ca_file=tls_material.ca_file, timeout=3, versions=("tls1_2", "tls1_3"))
+        (full,) = scan_endpoints(url, ca_file=tls_material.ca_file, timeout=3, versions=("tls1_2", "tls1_3"),
+                                 full=True)
+    finally:
+        server.close()
+    assert fast.versions == full.versions == {"tls1_2": True, "tls1_3": False}
+    assert fast.decided_by["tls1_2"] == "acceptée à la sonde de version (TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)"
+    assert set(fast.weak_suites) == {"TLS_ECDH_anon_WITH_AES_128_CBC_SHA"}
+    assert fast.weak_suites == full.weak_suites
+    assert fast.accepted_suites["tls1_2"] == full.accepted_suites["tls1_2"]  # here both accepted suites
+    assert "anonyme (sans authentification)" in fast.weak_suites["TLS_ECDH_anon_WITH_AES_128_CBC_SHA"]
 
 
 def test_a_server_dropping_a_large_hello_without_alert_is_enumerated(tls_material):
@@ -191,5 +240,5 @@ def test_a_protocol_version_alert_is_a_refusal_after_one_handshake(tls_material)
     assert result.accepted_suites["tls1_0"] == result.accepted_suites["tls1_1"] == ()
     assert gate.hellos["tls1_0"] == gate.hellos["tls1_1"] == 1
     assert result.decided_by["tls1_0"] == "refus TLS (alerte protocol_version) à la sonde de version"
-    assert result.decided_by["tls1_2"] == "énumération"
+    assert result.decided_by["tls1_2"].startswith("acceptée à la sonde de version")
     assert result.to_dict()["versions_decided_by"]["tls1_1"] == result.decided_by["tls1_1"]

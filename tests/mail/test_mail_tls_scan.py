@@ -242,3 +242,24 @@ def test_a_protocol_version_alert_is_a_refusal_after_one_handshake(tls_material)
     assert result.decided_by["tls1_0"] == "refus TLS (alerte protocol_version) à la sonde de version"
     assert result.decided_by["tls1_2"].startswith("acceptée à la sonde de version")
     assert result.to_dict()["versions_decided_by"]["tls1_1"] == result.decided_by["tls1_1"]
+
+
+# ------------------------------------------------------------------ the real reference operator
+@pytest.mark.parametrize("profile", ["conformant", "tls_legacy"])
+def test_fast_and_full_scans_agree_on_the_reference_operator(profile, tmp_path):
+    """Real Dovecot + Postfix (4 LPS endpoints, STARTTLS and implicit, Dovecot asking an optional
+    client certificate): the same versions, weak suites and certificate verdicts either way."""
+    from mssante_conformance.psc import Bouchon
+    from mssante_conformance.reference import ReferenceOperator
+
+    with Bouchon.start(tmp_path / "bouchon", host="127.0.0.1", port=0) as bouchon:
+        with ReferenceOperator(tmp_path / "ref-op", bouchon, profile=profile) as op:
+            urls = [op.endpoints[k] for k in ("imap", "imaps", "smtp", "smtps")]
+            fast = scan_endpoints(urls, ca_file=str(op.ca_file))
+            full = scan_endpoints(urls, ca_file=str(op.ca_file), full=True)
+    assert not any(r.error or r.errors for r in full), [r.error or r.errors for r in full]
+    assert_same_verdicts(fast, full)
+    legacy = profile == "tls_legacy"
+    for result in fast:
+        assert result.versions["tls1_2"] is True and result.versions["tls1_0"] is legacy
+        assert result.suites_enumerated["tls1_2"] == "faibles seulement", result.decided_by

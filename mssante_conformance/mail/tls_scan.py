@@ -293,11 +293,91 @@ def _decide(server_info, versions: tuple[str, ...], width: int) -> dict[str, tup
     return decided
 
 
-def _connectivity(request):
-    """sslyze's connectivity test of ``request``'s server (raises ``ConnectionToServerFailed``)."""
-    from sslyze.server_connectivity import check_connectivity_to_server
+# After a TLS 1.3 handshake in which the server asked for a client certificate, sslyze writes b"A"
+# and reads one byte to learn whether the certificate is required (the server then aborts) or
+# optional (it goes on). On a STARTTLS connection the greeting is already behind us, so a server
+# waiting for a full command line — Dovecot with ssl_verify_client_cert, on imap:// — answers
+# nothing and sslyze waits a whole network timeout. A complete, harmless command gets an answer
+# at once: the same verdict, without the wait. Implicit TLS keeps sslyze's b"A" (the server's
+# greeting answers it).
+_CLIENT_AUTH_NUDGE = {"IMAP": b"a1 NOOP\r\n", "SMTP": b"NOOP\r\n"}
 
-    return check_connectivity_to_server(request.server_location, request.network_configuration)
+
+def _connectivity(request):
+    """sslyze's connectivity test (``check_connectivity_to_server``) of ``request``'s server, step by
+    step with sslyze's own functions, except the TLS 1.3 client-certificate step (see above).
+    Raises ``ConnectionToServerFailed`` as sslyze does; falls back to sslyze's test when its
+    internals are not the expected ones, or when no TLS version is found (its error message)."""
+    from sslyze import server_connectivity as sc
+
+    location, config = request.server_location, request.network_configuration
+    try:
+        steps = (sc._detect_support_for_tls_1_3, sc._detect_support_for_tls_1_2_or_below, sc._TlsVersionNotSupported,
+                 sc._detect_client_auth_requirement_with_tls_1_2_or_below, sc._detect_ecdh_support)
+    except AttributeError:
+        return sc.check_connectivity_to_server(location, config)
+    detect_13, detect_12, not_supported, client_auth_12, detect_ecdh = steps
+    versions = sc.TlsVersionEnum
+    detected = None
+    try:
+        detected = detect_13(server_location=location, network_config=config)
+    except not_supported:
+        for version in (versions.TLS_1_2, versions.TLS_1_1, versions.TLS_1_0, versions.SSL_3_0, versions.SSL_2_0):
+            try:
+                detected = detect_12(server_location=location, network_config=config, tls_version=version)
+                break
+            except not_supported:
+                pass
+    if detected is None or detected.tls_version_supported == versions.SSL_2_0:
+        return sc.check_connectivity_to_server(location, config)  # raises, with sslyze's words
+    client_auth = sc.ClientAuthRequirementEnum.DISABLED
+    if detected.server_requested_client_cert:
+        if detected.tls_version_supported.value >= versions.TLS_1_3.value:
+            client_auth = _client_auth_tls13(location, config)
+        else:
+            client_auth = client_auth_12(server_location=location, network_config=config,
+                                         tls_version=detected.tls_version_supported,
+                                         cipher_list=detected.cipher_suite_supported)
+    ecdh = "ECDH" in detected.cipher_suite_supported or detect_ecdh(
+        server_location=location, network_config=config, tls_version=detected.tls_version_supported)
+    return sc.ServerTlsProbingResult(highest_tls_version_supported=detected.tls_version_supported,
+                                     cipher_suite_supported=detected.cipher_suite_supported,
+                                     client_auth_requirement=client_auth, supports_ecdh_key_exchange=ecdh)
+
+
+def _client_auth_tls13(location, config):
+    """sslyze's ``_detect_client_auth_requirement_with_tls_1_3`` with a complete command written
+    on a STARTTLS connection (:data:`_CLIENT_AUTH_NUDGE`) instead of b"A"."""
+    import socket
+
+    from nassl import _nassl
+    from nassl.ssl_client import ClientCertificateRequested
+    from sslyze.connection_helpers.tls_connection import _HANDSHAKE_REJECTED_TLS_ERRORS, SslConnection
+    from sslyze.errors import ConnectionToServerFailed, ServerRejectedTlsHandshake
+    from sslyze.server_connectivity import ClientAuthRequirementEnum, TlsVersionEnum
+
+    starttls = config.tls_opportunistic_encryption
+    nudge = _CLIENT_AUTH_NUDGE.get(starttls.name, b"A") if starttls is not None else b"A"
+    connection = SslConnection(server_location=location, network_configuration=config,
+                               tls_version=TlsVersionEnum.TLS_1_3, should_ignore_client_auth=True)
+    try:
+        connection.connect(should_retry_connection=False)
+        connection.ssl_client.write(nudge)
+        connection.ssl_client.read(1)
+        return ClientAuthRequirementEnum.OPTIONAL
+    except (ClientCertificateRequested, ServerRejectedTlsHandshake):
+        return ClientAuthRequirementEnum.REQUIRED
+    except socket.timeout:
+        return ClientAuthRequirementEnum.OPTIONAL
+    except _nassl.OpenSSLError as exc:
+        if any(text in exc.args[0] for text in _HANDSHAKE_REJECTED_TLS_ERRORS):
+            return ClientAuthRequirementEnum.REQUIRED
+        raise
+    except OSError as exc:
+        raise ConnectionToServerFailed(server_location=location, network_configuration=config,
+                                       error_message=f'Unexpected connection error: "{exc.args}"') from exc
+    finally:
+        connection.close()
 
 
 def _fast_scan(requests: list, versions: tuple[str, ...], concurrency: int, decided: dict):

@@ -1,5 +1,7 @@
 """scan_endpoints (sslyze) against local TLS servers: it tells a TLS 1.2+ server from a weak one."""
 
+import time
+
 import pytest
 
 from mail_peers import ScriptedServer, closed_port, imap_session, server_context
@@ -263,3 +265,36 @@ def test_fast_and_full_scans_agree_on_the_reference_operator(profile, tmp_path):
     for result in fast:
         assert result.versions["tls1_2"] is True and result.versions["tls1_0"] is legacy
         assert result.suites_enumerated["tls1_2"] == "faibles seulement", result.decided_by
+
+
+# ------------------------------------------------------------------ the connectivity test
+@pytest.mark.parametrize("mode", ["optional", "required"])
+def test_connectivity_gives_sslyzes_answer_without_waiting_a_timeout(tls_material, mode):
+    """A STARTTLS server asking a client certificate in TLS 1.3 (Dovecot's ssl_verify_client_cert):
+    sslyze's own test waits a network timeout on it when the certificate is optional; ours gets the
+    same answer at once."""
+    import ssl
+
+    from sslyze.server_connectivity import ClientAuthRequirementEnum, check_connectivity_to_server
+
+    from mssante_conformance.mail.endpoint import parse_operator_url
+    from mssante_conformance.mail.tls_scan import _connectivity, _request
+
+    context = server_context(tls_material)
+    context.load_verify_locations(tls_material.ca_file)
+    context.verify_mode = ssl.CERT_OPTIONAL if mode == "optional" else ssl.CERT_REQUIRED
+    server = ScriptedServer(imap_session(context))
+    try:
+        request = _request(parse_operator_url(f"imap://127.0.0.1:{server.port}"), None, 3, ("tls1_2",), False)
+        start = time.monotonic()
+        ours = _connectivity(request)
+        ours_took = time.monotonic() - start
+        start = time.monotonic()
+        theirs = check_connectivity_to_server(request.server_location, request.network_configuration)
+        theirs_took = time.monotonic() - start
+    finally:
+        server.close()
+    assert ours == theirs
+    assert ours.client_auth_requirement is getattr(ClientAuthRequirementEnum, mode.upper())
+    if mode == "optional":
+        assert theirs_took >= 2.5 and ours_took < 1.5, (theirs_took, ours_took)

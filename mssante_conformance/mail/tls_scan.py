@@ -6,13 +6,28 @@ sslyze's opportunistic TLS support. Results are :class:`TlsScanResult` values, o
 endpoint, in the order given; an endpoint that cannot be scanned carries ``error``.
 
 sslyze enumerates a version's cipher suites with one handshake per suite (121 for SSL 3.0 / TLS
-1.0 / 1.1, 158 for TLS 1.2). So each version is first probed with ONE handshake offering every
-suite sslyze would try (one per OpenSSL build it would use). Only a definite refusal — the server
-answered with a TLS ``protocol_version`` or ``handshake_failure`` alert — marks the version refused
-without enumeration; anything else (accepted, connection closed or reset without an alert,
-timeout, any other error) gets sslyze's full per-suite scan, as before. A server that drops an
-oversized ClientHello is therefore enumerated, never recorded as refusing. ``full=True`` skips the
-probes (the old path, kept to compare).
+1.0 / 1.1, 158 for TLS 1.2), and an ACCEPTED suite costs a full handshake (a 4096-bit DHE one is
+dear). The checks need less: which versions are accepted (LPS-TLS-01..04) and whether a WEAK
+suite is (LPS-TLS-05, :func:`.classify.weak_suite_reasons`). So each version is first probed with
+ONE handshake offering every suite sslyze would try (one per OpenSSL build it would use):
+
+- it completes → the version is accepted (definite); the negotiated suite is recorded and only
+  the version's weak suites (53 of TLS 1.2's 158, 51 of the older versions', none in TLS 1.3) are
+  then tried one by one with sslyze's own per-suite test (``connect_with_cipher_suite``, the
+  function its enumeration calls), so a weak suite is found exactly as before;
+- the server answers with a TLS ``protocol_version`` or ``handshake_failure`` alert to every
+  handshake → the version is refused, without enumeration;
+- anything else (connection closed or reset without an alert, timeout, an error of a weak-suite
+  test…) → sslyze's full per-suite enumeration of that version, as before. A server that drops
+  an oversized ClientHello is therefore enumerated, never recorded as refusing.
+
+``accepted_suites`` of a probe-accepted version is thus "the negotiated suite + the weak suites
+accepted", not the server's whole list: ``suites_enumerated`` says which (:data:`ALL_SUITES`,
+:data:`WEAK_ONLY`, :data:`NO_SUITES`). sslyze's connectivity test runs once per server
+(:func:`_connectivity`, which also avoids its network-timeout wait on a STARTTLS server asking an
+optional client certificate); the certificate and the versions left to enumerate then go through
+sslyze's own job machinery. ``full=True`` keeps the old path (sslyze's Scanner, every version
+enumerated), to compare.
 """
 
 from __future__ import annotations
@@ -547,9 +562,9 @@ def scan_endpoints(
     Endpoints the run gave up on (:mod:`.breaker`), and plaintext endpoints whose greeting
     was found not to be IMAP/SMTP (no STARTTLS possible), are not scanned.
 
-    Each version is first probed with one handshake (see the module docstring) and enumerated
-    suite by suite unless the server refused it with an alert; ``full=True`` enumerates every
-    version (the probes are run within the same deadline).
+    Each version is first probed with one handshake (see the module docstring): accepted → only
+    its weak suites are tested; refused by an alert → done; else enumerated suite by suite.
+    ``full=True`` enumerates every version (sslyze's Scanner), within the same deadline.
     """
     parsed = [parse_operator_url(e) if isinstance(e, str) else e for e in endpoints]
     by_endpoint: dict[Endpoint, TlsScanResult] = {}

@@ -9,26 +9,39 @@ and prints both times side by side. Not a test: nothing asserts a time.
 
 ``reference``: starts the real reference operator (Dovecot + Postfix, default profiles conformant
 and tls_legacy) and scans its 4 LPS endpoints (imap, imaps, smtp, smtps) with every version, once
-with ``full=True`` (every version enumerated suite by suite: the scan before the version probe)
-and once as the LPS-TLS checks do (one-handshake probe per version, enumeration unless refused by
-an alert); prints the CPU seconds of this process (``time.process_time``: sslyze's threads
+with ``full=True`` (sslyze's Scanner, every version enumerated suite by suite: the scan on integ)
+and once as the LPS-TLS checks now do (one-handshake probe per version; an accepted version gets
+only its weak suites tested one by one; a version refused by an alert is done; anything else is
+enumerated); prints the CPU seconds of this process (``time.process_time``: sslyze's threads
 included, the servers are other processes) and wall seconds, and whether both gave the same
-verdicts.
+verdicts (versions, weak suites, errors, certificate; ``accepted_suites`` is complete only with
+``full=True``).
 
-Measured 2026-12-06 on the shared 2-core machine (other engineers' jobs running), one scan of the 4
-endpoints, ``bench/bench_tls.py reference``:
-         profile  full CPU  probe CPU  full wall  probe wall  same
-      conformant     4.99s      4.64s     28.11s      18.45s  True
-      tls_legacy     6.14s      5.82s     14.84s      19.88s  True
-      conformant     4.89s      4.83s     14.50s      19.90s  True   (second run)
-      tls_legacy     5.61s      6.45s     15.03s      22.21s  True   (second run)
-i.e. no CPU gain beyond noise, and ~5 s more wall. Why: a refused version costs little CPU (121
-rejected handshakes: ~0.07 CPU-s); Dovecot closes a refused handshake WITHOUT an alert, so its two
-endpoints are enumerated anyway; and ~3.6 of the ~4.9 CPU-s are the ACCEPTED TLS 1.2 suites of the
-two Dovecot endpoints (28 accepted, 17 of them DHE with Dovecot's 4096-bit ssl_dh: ~1.8 CPU-s per
-endpoint, against ~0.37 for Postfix's 44 accepted suites), which any per-suite enumeration pays.
-The extra wall is the probe's own sslyze connectivity test: on imap (STARTTLS, optional client
-certificate) it waits one network timeout (5 s), before the Scanner waits the same again.
+Measured 2026-12-06 on the shared 2-core machine while the full test suite ran beside it (load
+average 2 to 21: the wall figures are noisy, the CPU ones much less), one scan of the 4 endpoints,
+``nice .venv/bin/python bench/bench_tls.py reference``:
+         profile  full CPU   fast CPU  full wall   fast wall  same
+      conformant     5.70s      0.95s     13.11s       8.49s  True   (before the connectivity fix)
+      tls_legacy     6.77s      0.94s     14.79s       7.85s  True   (before the connectivity fix)
+      conformant     5.81s      0.98s     13.54s       7.44s  True
+      tls_legacy     6.26s      0.89s     13.00s       5.12s  True
+      conformant     5.24s      1.00s     13.66s      10.91s  True
+      tls_legacy     5.81s      0.92s     17.11s       7.83s  True
+      conformant     6.26s      1.02s     27.74s      15.31s  True   (load average ~6)
+      tls_legacy     6.57s      0.93s     21.84s       8.21s  True
+For comparison, wt-tlsscan's version probe alone (b30b7ed, enumeration of every version not
+refused by an alert) measured 4.6-6.5 CPU-s and 18-22 s wall on the same scan.
+
+So ~6x less CPU (5.2-6.8 -> 0.9-1.0 CPU-s): the accepted strong suites are no longer handshaken
+one by one (Dovecot's 28 accepted TLS 1.2 suites, 17 of them DHE-4096, were ~3.6 CPU-s). What is
+left: the weak-suite tests (rejected: cheap), the certificate, and the full enumeration of the
+versions Dovecot refuses WITHOUT an alert (SSL 3.0 / TLS 1.0 / TLS 1.1 on conformant, SSL 3.0 on
+tls_legacy: 121 rejected handshakes each). Wall: the imap endpoint no longer waits a network
+timeout in sslyze's connectivity test (5 s: see ``_connectivity`` in mail/tls_scan.py), and the
+connectivity test runs once. The fast wall that remains is mostly a stall of 3-4 s on the imaps
+endpoint right after its connectivity test (all five version probes wait together, server side:
+no CPU here; seen with sslyze's own connectivity test too, not seen with plain concurrent Python
+handshakes; not explained) and the enumeration of the versions refused without an alert.
 """
 
 from __future__ import annotations

@@ -403,8 +403,13 @@ def _fast_scan(requests: list, versions: tuple[str, ...], concurrency: int, deci
 
     import sslyze
     from sslyze.errors import ConnectionToServerFailed
-    from sslyze.scanner._mass_scanner import MassScannerProducerThread, NoMoreServerScanRequestsSentinel
     from sslyze.server_connectivity import ServerConnectivityInfo
+
+    try:  # sslyze's internals (6.x): without them, its Scanner and the full enumeration
+        from sslyze.scanner._mass_scanner import MassScannerProducerThread, NoMoreServerScanRequestsSentinel
+    except ImportError:
+        yield from _full_scan(requests, concurrency)
+        return
 
     to_scan: queue.Queue = queue.Queue()
     results: queue.Queue = queue.Queue()

@@ -274,7 +274,7 @@ _RAISED = object()
 
 
 def _decide(server_info, versions: tuple[str, ...], width: int) -> dict[str, tuple]:
-    """version → ``("refused", why)`` or ``("accepted", suites, weak)`` for what the probes settle;
+    """version → ``("refused", why)`` or ``("accepted", suites, weak, negotiated)`` for what the probes settle;
     the versions left out are enumerated suite by suite."""
     probes = _in_threads(lambda name: _probe(server_info, name), list(versions), width)
     decided: dict[str, tuple] = {}

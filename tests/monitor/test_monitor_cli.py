@@ -80,7 +80,9 @@ def test_sigterm_ends_a_round_at_once_with_130(tmp_path):
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 130 and "interrompu" in err
-        assert time.monotonic() - t0 < 15
+        # Far under the target's 600 s deadline: the signal, not the deadline, ended the round
+        # (a loose bound, so that a loaded CI machine does not make it flaky).
+        assert time.monotonic() - t0 < 90
         assert [p for p in os.listdir("/proc") if p.isdigit() and str(tmp_path).encode() in _cmdline(p)] == []
     finally:
         proc.kill()

@@ -278,7 +278,8 @@ def test_connectivity_gives_sslyzes_answer_without_waiting_a_timeout(tls_materia
     from sslyze.server_connectivity import ClientAuthRequirementEnum, check_connectivity_to_server
 
     from mssante_conformance.mail.endpoint import parse_operator_url
-    from mssante_conformance.mail.tls_scan import _connectivity, _request
+    from mssante_conformance.mail.tls_probe import _connectivity
+    from mssante_conformance.mail.tls_scan import _request
 
     context = server_context(tls_material)
     context.load_verify_locations(tls_material.ca_file)

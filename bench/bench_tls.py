@@ -37,7 +37,7 @@ one by one (Dovecot's 28 accepted TLS 1.2 suites, 17 of them DHE-4096, were ~3.6
 left: the weak-suite tests (rejected: cheap), the certificate, and the full enumeration of the
 versions Dovecot refuses WITHOUT an alert (SSL 3.0 / TLS 1.0 / TLS 1.1 on conformant, SSL 3.0 on
 tls_legacy: 121 rejected handshakes each). Wall: the imap endpoint no longer waits a network
-timeout in sslyze's connectivity test (5 s: see ``_connectivity`` in mail/tls_scan.py), and the
+timeout in sslyze's connectivity test (5 s: see ``_connectivity`` in mail/tls_probe.py), and the
 connectivity test runs once. The fast wall that remains is mostly a stall of 3-4 s on the imaps
 endpoint right after its connectivity test (all five version probes wait together, server side:
 no CPU here; seen with sslyze's own connectivity test too, not seen with plain concurrent Python

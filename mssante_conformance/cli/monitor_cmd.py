@@ -88,11 +88,13 @@ def exit_code(results) -> int:
     return EXIT_OK
 
 
-def _serve(monitor, targets, history, as_json: bool) -> int:
+def _serve(monitor, targets, history, as_json: bool, *, schedule=None, sleep=None) -> int:
+    """Run each target when due, forever (until KeyboardInterrupt, raised by SIGTERM too).
+    ``schedule``/``sleep`` are injectable (tests drive the loop with a fake clock)."""
     from mssante_conformance.monitor.schedule import Schedule
 
-    schedule = Schedule(targets)
-    idle = threading.Event()
+    schedule = schedule or Schedule(targets)
+    sleep = sleep or threading.Event().wait
     while True:
         due = schedule.due()
         if due:
@@ -100,7 +102,7 @@ def _serve(monitor, targets, history, as_json: bool) -> int:
                 schedule.ran(target)
             _show(monitor.run_round(due), history, as_json)
             sys.stdout.flush()
-        idle.wait(min(60.0, max(1.0, schedule.seconds_until_next())))
+        sleep(min(60.0, max(1.0, schedule.seconds_until_next())))
 
 
 def results_json(results, history) -> dict:

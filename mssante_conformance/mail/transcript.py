@@ -22,7 +22,7 @@ from ..fingerprint import fingerprint
 from .sasl import b64decode_lenient
 
 _B64_WORD = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
-_BEARER = re.compile(r"(?i)(bearer[ =])([^\s\x01\"',;]+)")
+_BEARER = re.compile(r"(?i)(\bbearer[ =])([^\s\x01\"',;]+)")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?")
 
 

@@ -24,3 +24,16 @@ def test_no_monitoring_check_needs_the_bouchon_trusted():
     monitoring = [c for c in catalog.checks.values() if c.monitoring]
     assert len(monitoring) > 30
     assert [c.id for c in monitoring if "bouchon_trusted" in c.needs] == []
+
+
+def test_capabilities_after_oauthbearer_are_not_taken_for_a_token():
+    """The pre-TLS capabilities are this check's evidence: ``AUTH=OAUTHBEARER AUTH=PLAIN`` must
+    stay readable (the word after OAUTHBEARER was redacted as if it were a bearer token), while
+    ``auth=Bearer <token>`` is still redacted."""
+    from mssante_conformance.mail.transcript import redact
+
+    caps = "* CAPABILITY IMAP4rev1 STARTTLS AUTH=XOAUTH2 AUTH=OAUTHBEARER AUTH=PLAIN"
+    assert redact(caps) == caps
+    assert redact("250-AUTH XOAUTH2 OAUTHBEARER PLAIN") == "250-AUTH XOAUTH2 OAUTHBEARER PLAIN"
+    assert "opaque-token-value" not in redact("user=x\x01auth=Bearer opaque-token-value\x01\x01")
+    assert "opaque-token-value" not in redact("Authorization: Bearer opaque-token-value")

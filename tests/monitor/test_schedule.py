@@ -61,3 +61,36 @@ def test_nothing_due_before_time_and_wait_until_next():
     assert schedule.due() == []
     clock.t += 1800
     assert schedule.seconds_until_next() == 1800
+
+
+def test_the_service_loop_runs_each_target_when_due(tmp_path, capsys):
+    """`monitor` without --once, driven by a fake clock: rounds hold exactly the due targets."""
+    import pytest
+
+    from mssante_conformance.cli.monitor_cmd import _serve
+    from mssante_conformance.monitor.history import MonitorHistory
+    from mssante_conformance.monitor.runner import Monitor, TargetOutcome
+
+    clock = Clock()
+    start = clock.t
+    rounds = []
+
+    def run_target(target, report_dir, deadline, env=None, stop=None):
+        return TargetOutcome(clock.t, clock.t, "error", None, None, "simulé")
+
+    def sleep(seconds):
+        clock.t += seconds
+        if clock.t > start + 4 * 3600:
+            raise KeyboardInterrupt
+
+    history = MonitorHistory(tmp_path)
+    monitor = Monitor(history, data_dir=tmp_path, run_target=run_target)
+    original = monitor.run_round
+    monitor.run_round = lambda due: rounds.append((clock.t - start, [t.name for t in due])) or original(due)
+    targets = [target("hourly", 3600), target("two-hourly", 7200)]
+    with pytest.raises(KeyboardInterrupt):
+        _serve(monitor, targets, history, True, schedule=Schedule(targets, clock=clock), sleep=sleep)
+    assert rounds == [(0, ["hourly", "two-hourly"]), (3600, ["hourly"]), (7200, ["hourly", "two-hourly"]),
+                      (10800, ["hourly"]), (14400, ["hourly", "two-hourly"])]
+    assert len(history.runs("hourly")) == 5 and len(history.runs("two-hourly")) == 3
+    assert capsys.readouterr().out.count('"cibles"') == 5  # one JSON line per round

@@ -67,21 +67,6 @@ class TrialResult:
     calls: list = field(default_factory=list)
 
 
-class _DetachedEvidence:
-    """Collects the transcripts of an exchange made ahead, until a check adopts them."""
-
-    def __init__(self, secrets) -> None:
-        self.secrets = secrets
-        self.transcripts: list = []
-
-    def transcript(self, label: str):
-        from mssante_conformance.mail.transcript import Transcript
-
-        transcript = Transcript(secrets=list(self.secrets), title=label)
-        self.transcripts.append(transcript)
-        return transcript
-
-
 class TrialPrefetcher:
     def __init__(self, target, concurrency: int) -> None:
         self.target = target
@@ -161,7 +146,10 @@ class TrialPrefetcher:
                 result.error = exc
                 return result
             since = time.time()
-            evidence = _DetachedEvidence(self.target.secrets)
+            from mssante_conformance.evidence import Evidence
+            from mssante_conformance.mail.transcript import Transcript
+
+            evidence = Evidence(self.target.secrets, Transcript)  # until a check adopts it
             result.transcripts = evidence.transcripts
             try:
                 result.attempt = xoauth2_exchange(self.target, evidence, key.protocol, endpoint,

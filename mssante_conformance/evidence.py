@@ -27,6 +27,11 @@ class Evidence:
         self._transcripts.append(transcript)
         return transcript
 
+    @property
+    def transcripts(self) -> list:
+        """The transcripts gathered so far (live list; concurrency.py hands them to a check)."""
+        return self._transcripts
+
     def adopt_transcript(self, transcript) -> None:
         """Attach a transcript made ahead of the check (concurrency.py) as if made here."""
         self._transcripts.append(transcript)

@@ -143,7 +143,7 @@ class RunWorker:
     def shutdown(self, kill: bool = True) -> None:
         if kill:
             for proc in list(self._children.values()):
-                _terminate(proc)
+                terminate_group(proc)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # ------------------------------------------------------------------ internals
@@ -171,7 +171,7 @@ class RunWorker:
                 proc.wait(timeout=RUN_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 timed_out = True
-                _terminate(proc)
+                terminate_group(proc)
             finally:
                 log.close()
                 self._children.pop(run_id, None)
@@ -195,15 +195,19 @@ class RunWorker:
                               exit_code=exit_code, finished_at=time.time())
 
 
-def _terminate(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
+def terminate_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """Stop a run started as its own process group: SIGTERM (the run writes its report), then
+    SIGKILL after ``grace`` seconds; the group leader is reaped either way."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5)):
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            pass
+            break
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def log_tail(path: Path, limit: int = STDERR_TAIL, empty: str = "") -> str:

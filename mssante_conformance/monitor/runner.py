@@ -10,9 +10,7 @@ never delays the other targets beyond that.
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
 import subprocess
 import sys
 import threading
@@ -23,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mssante_conformance.console.worker import log_tail, read_report
+from mssante_conformance.console.worker import log_tail, read_report, terminate_group
 from mssante_conformance.monitor.alerts import Alerter
 from mssante_conformance.monitor.history import MonitorHistory, MonitorRun
 from mssante_conformance.monitor.targets import MonitoredTarget
@@ -80,7 +78,7 @@ def run_target(target: MonitoredTarget, report_dir: Path, deadline: float,
                 break
             time.sleep(0.2)
         if timed_out or interrupted:
-            _terminate(proc)
+            terminate_group(proc, KILL_GRACE_S)
     report = read_report(report_dir)
     finished = time.time()
     if timed_out:
@@ -100,19 +98,6 @@ def run_target(target: MonitoredTarget, report_dir: Path, deadline: float,
                              f"aucun contrôle mené jusqu'au bout : {why}"[:LOG_TAIL])
     return TargetOutcome(started, finished, "finished", report,
                          str(report_dir / "report.html"), "")
-
-
-def _terminate(proc: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
 
 
 class Monitor:
